@@ -1,0 +1,13 @@
+// Command fetcher runs wiredesk's fetcher service against an external NATS server.
+// See the README for its configuration.
+package main
+
+import (
+	"os"
+
+	"github.com/wiredesk/wiredesk/cmd/internal/app"
+)
+
+func main() {
+	os.Exit(app.ServiceMain("fetcher", os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -1,0 +1,13 @@
+// Command indexer runs wiredesk's indexer service against an external NATS server.
+// See the README for its configuration.
+package main
+
+import (
+	"os"
+
+	"github.com/wiredesk/wiredesk/cmd/internal/app"
+)
+
+func main() {
+	os.Exit(app.ServiceMain("indexer", os.Args[1:], os.Stdout, os.Stderr))
+}
