@@ -49,8 +49,9 @@ type Process struct {
 	Feeds []ingest.Feed
 	// Store overrides the search index (tests and the demo share one).
 	Store index.Store
-	// OnPoll is passed to the fetcher.
-	OnPoll func(fetcher.PollResult)
+	// OnPoll and PollOnStart are passed to the fetcher.
+	OnPoll      func(fetcher.PollResult)
+	PollOnStart bool
 	// Registry receives the metrics; nil makes a new one.
 	Registry *prometheus.Registry
 	// Started, if set, is called once every service is connected.
@@ -168,7 +169,7 @@ func (p *Process) service(ctx context.Context, name string, nc *nats.Conn, js je
 		if err := ingest.ValidateOptions(opts); err != nil {
 			return nil, "", fmt.Errorf("%w: fetcher: %w", ErrConfig, err)
 		}
-		s := &fetcher.Service{NC: nc, JS: js, Client: ingest.NewClient(opts), Feeds: feeds, Config: p.Config.Fetcher, Logger: log, OnPoll: p.OnPoll}
+		s := &fetcher.Service{NC: nc, JS: js, Client: ingest.NewClient(opts), Feeds: feeds, Config: p.Config.Fetcher, Logger: log, OnPoll: p.OnPoll, PollOnStart: p.PollOnStart}
 		health.Add("fetcher", readyFlag(&s.Ready))
 		return func(ctx context.Context) error { return s.Run(ctx, reg) }, p.Config.Fetcher.Listen, nil
 	case "enricher":

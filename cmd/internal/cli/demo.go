@@ -124,6 +124,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch {
 		case r.Err != nil:
 			fmt.Fprintf(stdout, "  fetched %-28s error: %v\n", r.Feed, r.Err)
+		case r.NotModified:
+			fmt.Fprintf(stdout, "  fetched %-28s not modified since the last run\n", r.Feed)
 		default:
 			fmt.Fprintf(stdout, "  fetched %-28s %2d items, %2d new\n", r.Feed, r.Found, r.Published)
 		}
@@ -131,7 +133,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	p := &app.Process{Config: cfg, Logger: log, Services: []string{"fetcher", "enricher", "indexer"}, Feeds: feeds, Store: store, OnPoll: onPoll}
+	p := &app.Process{Config: cfg, Logger: log, Services: []string{"fetcher", "enricher", "indexer"}, Feeds: feeds, Store: store, OnPoll: onPoll, PollOnStart: true}
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(runCtx) }()
 

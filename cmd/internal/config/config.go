@@ -118,6 +118,14 @@ func Parse(data []byte) (Config, error) {
 	if err := yaml.UnmarshalWithOptions([]byte(expanded), &c, yaml.Strict()); err != nil {
 		return Config{}, fmt.Errorf("parsing config: %s", yaml.FormatError(err, false, true))
 	}
+	// "${WIREDESK_ES_URL:}" left unset expands to an empty entry.
+	urls := c.Indexer.Elasticsearch.URLs[:0]
+	for _, u := range c.Indexer.Elasticsearch.URLs {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	c.Indexer.Elasticsearch.URLs = urls
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -126,11 +134,26 @@ func Parse(data []byte) (Config, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:[^}]*)?\}`)
 
-// Expand replaces ${VAR} and ${VAR:default}. A ${VAR} without a default
-// whose variable is unset is an error, so a missing secret fails at start.
+// Expand replaces ${VAR} and ${VAR:default} outside comment lines. A
+// ${VAR} without a default whose variable is unset is an error, so a
+// missing secret fails at start.
 func Expand(s string) (string, error) {
 	var missing []string
-	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		lines[i] = expandLine(line, &missing)
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("config: environment variables not set: %s", strings.Join(missing, ", "))
+	}
+	return strings.Join(lines, ""), nil
+}
+
+func expandLine(s string, missing *[]string) string {
+	return envRef.ReplaceAllStringFunc(s, func(m string) string {
 		g := envRef.FindStringSubmatch(m)
 		if v, ok := os.LookupEnv(g[1]); ok {
 			return v
@@ -138,13 +161,9 @@ func Expand(s string) (string, error) {
 		if g[2] != "" {
 			return g[2][1:]
 		}
-		missing = append(missing, g[1])
+		*missing = append(*missing, g[1])
 		return ""
 	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("config: environment variables not set: %s", strings.Join(missing, ", "))
-	}
-	return out, nil
 }
 
 // Validate reports every problem at once.

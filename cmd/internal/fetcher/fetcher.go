@@ -74,6 +74,9 @@ type Service struct {
 	Instance string
 	// OnPoll, if set, is called after each poll (the demo shows progress).
 	OnPoll func(PollResult)
+	// PollOnStart polls every feed once at start even when its stored
+	// state says it is not due yet (the demo, which runs once and stops).
+	PollOnStart bool
 
 	state, seen, leases jetstream.KeyValue
 	metrics             *metrics
@@ -129,7 +132,7 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 			busy := inFlight[f.ID]
 			due, known := next[f.ID]
 			mu.Unlock()
-			if !known {
+			if !known && !s.PollOnStart {
 				st, _, err := s.loadState(ctx, f.ID)
 				if err != nil {
 					continue
@@ -154,7 +157,7 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 				defer hosts.release(host)
 				// A poll that started finishes even during shutdown, bounded
 				// by the client's timeout, so its publishes are acked.
-				r := s.Poll(context.WithoutCancel(ctx), f)
+				r := s.poll(context.WithoutCancel(ctx), f, !known && s.PollOnStart)
 				if s.OnPoll != nil {
 					s.OnPoll(r)
 				}
@@ -230,9 +233,13 @@ func (s *Service) loadState(ctx context.Context, id string) (State, uint64, erro
 	return st, e.Revision(), nil
 }
 
-// Poll fetches one feed now, if no other replica holds its lease, and
-// publishes what is new. It records the outcome in the feed's state.
-func (s *Service) Poll(ctx context.Context, f ingest.Feed) PollResult {
+// Poll fetches one feed if it is due and no other replica holds its
+// lease, and publishes what is new. It records the outcome in the feed's
+// state.
+func (s *Service) Poll(ctx context.Context, f ingest.Feed) PollResult { return s.poll(ctx, f, false) }
+
+// poll is Poll; force skips the due check.
+func (s *Service) poll(ctx context.Context, f ingest.Feed, force bool) PollResult {
 	res := PollResult{Feed: f.ID}
 	if _, err := s.leases.Create(ctx, f.ID, []byte(s.Instance)); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -247,7 +254,7 @@ func (s *Service) Poll(ctx context.Context, f ingest.Feed) PollResult {
 		res.Err = err
 		return res
 	}
-	if time.Now().Before(st.NextPoll) {
+	if !force && time.Now().Before(st.NextPoll) {
 		res.NextPoll = st.NextPoll
 		return res // polled by another replica since we looked
 	}
