@@ -34,7 +34,10 @@ var (
 //  3. Otherwise the charset parameter of Content-Type, then the XML
 //     declaration, then an HTML <meta charset>, each if it names a known
 //     ASCII-compatible charset.
-//  4. Otherwise windows-1252, the web's default for undeclared text.
+//  4. Otherwise a guess between windows-1251, KOI8-R (the legacy Cyrillic
+//     charsets of this project's region) and windows-1252 (the web's
+//     default for undeclared text); see guessSingleByte. CJK and other
+//     legacy charsets are decoded correctly only when declared.
 //
 // The result is valid UTF-8 in every case: bytes the chosen charset cannot
 // decode become U+FFFD.
@@ -59,7 +62,7 @@ func toUTF8(body []byte, contentType string) []byte {
 		}
 	}
 	if enc == nil {
-		enc = charmap.Windows1252
+		enc = guessSingleByte(body)
 	}
 	out, err := enc.NewDecoder().Bytes(body)
 	if err != nil {
@@ -198,4 +201,37 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// guessSingleByte picks a charset for undeclared, non-UTF-8 text. Cyrillic
+// text in a single-byte charset is mostly letters in 0xC0-0xFF in runs
+// (whole words), while Latin-1 text has isolated accented letters among
+// ASCII. For Cyrillic, lower case dominates running text: windows-1251
+// puts it at 0xE0-0xFF and KOI8-R at 0xC0-0xDF.
+func guessSingleByte(b []byte) encoding.Encoding {
+	var high, letters, adjacent, c0df, e0ff int
+	for i, c := range b {
+		if c < 0x80 {
+			continue
+		}
+		high++
+		if c >= 0xC0 {
+			letters++
+			if c < 0xE0 {
+				c0df++
+			} else {
+				e0ff++
+			}
+		}
+		if i > 0 && b[i-1] >= 0x80 {
+			adjacent++
+		}
+	}
+	if high >= 8 && letters*10 >= high*7 && adjacent*2 >= high {
+		if c0df > e0ff {
+			return charmap.KOI8R
+		}
+		return charmap.Windows1251
+	}
+	return charmap.Windows1252
 }

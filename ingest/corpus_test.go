@@ -341,3 +341,26 @@ func universalCount(body []byte) int {
 	}
 	return len(f.Items)
 }
+
+// TestCorpusUndeclaredKOI8R: feedparser's chardet fixture is KOI8-R with no
+// charset anywhere; the guess must still produce Russian text.
+func TestCorpusUndeclaredKOI8R(t *testing.T) {
+	path := filepath.Join(corpusDir, "feedparser/tests/illformed/chardet/koi8r.xml")
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("corpus file not found (shared/feeds-corpus beside the checkout): %v", err)
+	}
+	arts, err := Parse(Feed{ID: "koi8r", URL: "http://corpus.test/koi8r.xml"}, body, "", testNow)
+	if err != nil || len(arts) != 1 {
+		t.Fatalf("%d articles, %v", len(arts), err)
+	}
+	cyrillic := 0
+	for _, r := range arts[0].Title {
+		if r >= 'А' && r <= 'я' {
+			cyrillic++
+		}
+	}
+	if cyrillic < 10 {
+		t.Errorf("title is not Russian: %q", arts[0].Title)
+	}
+}

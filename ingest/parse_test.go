@@ -245,3 +245,28 @@ func TestParseEntityBomb(t *testing.T) {
 		t.Errorf("parsing the bomb allocated %d bytes", alloc)
 	}
 }
+
+func TestParseUndeclaredLegacyCharsets(t *testing.T) {
+	const title = "Правительство Армении обсудило новые меры поддержки"
+	doc := `<rss version="2.0"><channel><item><title>` + title + `</title><link>https://e.x/1</link></item></channel></rss>`
+	for name, cm := range map[string]*charmap.Charmap{"windows-1251": charmap.Windows1251, "koi8-r": charmap.KOI8R} {
+		t.Run(name, func(t *testing.T) {
+			b, err := cm.NewEncoder().String(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := mustParse(t, testFeed("https://e.x/rss"), b, "")
+			if got[0].Title != title {
+				t.Errorf("title %q", got[0].Title)
+			}
+		})
+	}
+	t.Run("latin-1 stays latin-1", func(t *testing.T) {
+		const latin = "Ça coûte très cher à Zürich, déjà"
+		b, _ := charmap.ISO8859_1.NewEncoder().String(`<rss version="2.0"><channel><item><title>` + latin + `</title><link>https://e.x/1</link></item></channel></rss>`)
+		got := mustParse(t, testFeed("https://e.x/rss"), b, "")
+		if got[0].Title != latin {
+			t.Errorf("title %q", got[0].Title)
+		}
+	})
+}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
 // Hints are the server's scheduling hints from one response. Each is zero
@@ -153,4 +155,39 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 func secs(s int64) time.Duration {
 	const maxSecs = int64(math.MaxInt64 / int64(time.Second))
 	return time.Duration(min(s, maxSecs)) * time.Second
+}
+
+// RateWindow is how far back PublishRate looks.
+const RateWindow = 7 * 24 * time.Hour
+
+// PublishRate estimates how many articles per hour a feed publishes from
+// the dates in one fetch, so NextPoll can adapt without stored history:
+// the number of feed-dated articles within RateWindow divided by the time
+// since the oldest of them (a busy feed that lists only its last 20
+// stories over 3 hours gets ~6.7/h). It returns -1 (unknown) when fewer
+// than two articles carry a feed date, and 0 when none is recent.
+func PublishRate(arts []article.Raw, now time.Time) float64 {
+	var dated, recent int
+	oldest := now
+	for _, a := range arts {
+		if a.PublishedFrom != PublishedFromFeed {
+			continue
+		}
+		dated++
+		if a.PublishedAt.Before(now.Add(-RateWindow)) || a.PublishedAt.After(now) {
+			continue
+		}
+		recent++
+		if a.PublishedAt.Before(oldest) {
+			oldest = a.PublishedAt
+		}
+	}
+	switch {
+	case dated < 2:
+		return -1
+	case recent == 0:
+		return 0
+	}
+	span := max(now.Sub(oldest), time.Hour) // one story a minute ago is not 60/h
+	return float64(recent) / span.Hours()
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
 func TestNextPoll(t *testing.T) {
@@ -90,6 +92,37 @@ func TestHintsFromHeader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := hintsFromHeader(tc.h, tc.status, now); got != tc.want {
 				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPublishRate(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(from string, ago ...time.Duration) []article.Raw {
+		var out []article.Raw
+		for _, d := range ago {
+			out = append(out, article.Raw{PublishedAt: now.Add(-d), PublishedFrom: from})
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		arts []article.Raw
+		want float64
+	}{
+		{"empty", nil, -1},
+		{"one dated", at(PublishedFromFeed, time.Hour), -1},
+		{"undated only", at(PublishedFromFirstSeen, 0, 0, 0), -1},
+		{"all old", at(PublishedFromFeed, 30*24*time.Hour, 40*24*time.Hour), 0},
+		{"20 over 4 hours", at(PublishedFromFeed, 0, 4*time.Hour, time.Hour, 2*time.Hour, 3*time.Hour), 5.0 / 4},
+		{"burst counts at least an hour", at(PublishedFromFeed, time.Minute, 2*time.Minute), 2},
+		{"two a week", at(PublishedFromFeed, 24*time.Hour, 7*24*time.Hour-time.Hour, 9*24*time.Hour), 2 / (7*24.0 - 1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PublishRate(tc.arts, now); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("PublishRate = %g, want %g", got, tc.want)
 			}
 		})
 	}

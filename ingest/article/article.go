@@ -57,6 +57,9 @@ type Enriched struct {
 	// Text is the body as clean text, paragraphs separated by blank lines.
 	// Evidence offsets into the body refer to Text.
 	Text string `json:"text"`
+	// Truncated is true when the body was longer than the enricher reads
+	// and Text holds only its beginning.
+	Truncated bool `json:"truncated,omitempty"`
 	// Language is the detected language (ISO 639-1), not the feed's hint.
 	Language   string     `json:"language"`
 	Relevant   bool       `json:"relevant"`

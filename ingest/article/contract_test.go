@@ -27,7 +27,7 @@ func full() article.Enriched {
 			PublishedAt: now, PublishedFrom: "feed", FetchedAt: now,
 		},
 		SchemaVersion: article.EnrichedSchemaVersion,
-		Text:          "b", Language: "en", Relevant: true, Relevance: 0.9,
+		Text:          "b", Truncated: true, Language: "en", Relevant: true, Relevance: 0.9,
 		Conflicts:  []string{"armenia-azerbaijan"},
 		Topics:     []article.Topic{{ID: "corridors-and-blockade", Score: 2, Evidence: ev}},
 		Entities:   []article.Entity{{ID: "lachin", Name: "Lachin", Type: article.Place, Wikidata: "Q1", Location: pt, Aliases: []string{"Laçın"}, Evidence: ev}},

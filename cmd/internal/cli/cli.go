@@ -25,13 +25,16 @@ Usage:
   wiredesk demo   [flags]         fetch the built-in demo feeds from loopback, enrich and index them, then stop
   wiredesk run    [flags]         run fetcher, enricher and indexer in one process with an embedded NATS server
   wiredesk search [flags] WORDS   search the index (embedded, or Elasticsearch when configured)
+  wiredesk setup -config FILE     install the Elasticsearch index template, ILM policy and first index
+  wiredesk enrich < in.jsonl      tag raw articles read as JSON lines, one enriched line out per line in
+  wiredesk eval FILE.jsonl        precision, recall and F1 of the rules on a labelled set
 
 Run 'wiredesk COMMAND -h' for a command's flags.
 `
 
 // Main runs the command line args (without the program name) and returns
 // the exit code: 0 success, 1 runtime failure, 2 usage or configuration.
-func Main(args []string, stdout, stderr io.Writer) int {
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -46,6 +49,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runAll(ctx, args[1:], stderr)
 	case "search":
 		err = search(ctx, args[1:], stdout, stderr)
+	case "setup":
+		err = setup(ctx, args[1:], stdout, stderr)
+	case "enrich":
+		err = enrichFilter(ctx, args[1:], stdin, stdout, stderr)
+	case "eval":
+		err = eval(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -138,4 +147,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+func configEnricher(taxonomy, gazetteer string) config.Enricher {
+	return config.Enricher{Taxonomy: taxonomy, Gazetteer: gazetteer}
 }
