@@ -121,17 +121,54 @@ type EntityEntry struct {
 	// Conflicts the entity signals, with Weight per mention (default 1).
 	Conflicts []string `yaml:"conflicts"`
 	Weight    *float64 `yaml:"weight"`
-	Aliases   []string `yaml:"aliases"`
+	Aliases   []Alias  `yaml:"aliases"`
 	// Ambiguous aliases link only when the story confirms them: another
 	// mention of the same entity, of an entity listed in Context, or of an
 	// entity of the same country. When an alias belongs to several
 	// entities, the one confirmed that way wins; otherwise none is linked.
-	Ambiguous []string `yaml:"ambiguous"`
+	Ambiguous []Alias  `yaml:"ambiguous"`
 	Context   []string `yaml:"context"`
 	// NoInflect turns off generated Russian case forms for this entity's
 	// aliases (for names whose forms collide with common words).
 	NoInflect bool   `yaml:"no_inflect"`
 	Note      string `yaml:"note"`
+}
+
+// Alias is one name of an entity, written in YAML as a plain string or,
+// for a name that must keep its capitals, as {text: UN, case_sensitive: true}.
+// A case-sensitive alias matches only where the text spells its letters
+// with exactly the same case ("UN" but not "un", "US" but not "us"); it gets
+// no generated case forms.
+type Alias struct {
+	Text          string `yaml:"text"`
+	CaseSensitive bool   `yaml:"case_sensitive"`
+}
+
+// UnmarshalYAML accepts "text" or {text: ..., case_sensitive: true};
+// unknown keys in the mapping form are rejected.
+func (a *Alias) UnmarshalYAML(b []byte) error {
+	var s string
+	if err := yaml.Unmarshal(b, &s); err == nil {
+		*a = Alias{Text: strings.TrimSpace(s)}
+		return nil
+	}
+	type plain Alias
+	var p plain
+	if err := yaml.UnmarshalWithOptions(b, &p, yaml.Strict()); err != nil {
+		return fmt.Errorf("decoding alias: %w", err)
+	}
+	*a = Alias(p)
+	a.Text = strings.TrimSpace(a.Text)
+	return nil
+}
+
+// aliasTexts returns the texts of aliases.
+func aliasTexts(aliases []Alias) []string {
+	out := make([]string, len(aliases))
+	for i, a := range aliases {
+		out[i] = a.Text
+	}
+	return out
 }
 
 // Entities of type "none" are blockers: their aliases take part in
@@ -252,6 +289,11 @@ func (g *Gazetteer) Validate(conflicts map[string]bool) error {
 		}
 		if len(e.Aliases)+len(e.Ambiguous) == 0 {
 			errs = append(errs, fmt.Errorf("entity %q has no aliases", e.ID))
+		}
+		for _, a := range append(e.Aliases[:len(e.Aliases):len(e.Aliases)], e.Ambiguous...) {
+			if foldKey(a.Text) == "" {
+				errs = append(errs, fmt.Errorf("entity %q: alias %q has no letters or digits", e.ID, a.Text))
+			}
 		}
 	}
 	return errors.Join(errs...)

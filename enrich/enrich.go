@@ -39,7 +39,9 @@ type Enricher struct {
 
 	entities  []entity
 	entDict   *dict
-	aliases   []aliasRef // entity dictionary pattern ids
+	aliases   []aliasRef // entity dictionary pattern ids, then near-miss ids
+	hasExact  bool       // some alias is case-sensitive
+	near      nearMiss
 	phrDict   *dict
 	phrases   []phraseRef // phrase dictionary pattern ids
 	numRules  int
@@ -62,6 +64,9 @@ type aliasRef struct {
 	entity    int32
 	ambiguous bool
 	rule      string // the alias as written in the gazetteer
+	// exact, when not empty, holds the letters of a case-sensitive alias as
+	// written; a match counts only when the text has the same letters.
+	exact string
 }
 
 type phraseKind uint8
@@ -91,6 +96,7 @@ type scratch struct {
 	touched  []int32 // ruleIDs to reset in repeats
 	mentions []mention
 	res      resolver
+	nearBuf  []byte
 }
 
 // Load reads the taxonomy and gazetteer YAML files from fsys (an embed.FS
@@ -155,29 +161,35 @@ func compile(tax Taxonomy, gaz Gazetteer, conflicts map[string]int) *Enricher {
 			ent.context = append(ent.context, index[c])
 		}
 		names := []string{g.Name}
-		names = append(names, g.Aliases...)
-		names = append(names, g.Ambiguous...)
+		names = append(names, aliasTexts(g.Aliases)...)
+		names = append(names, aliasTexts(g.Ambiguous)...)
 		ent.out.Aliases = dedupe(names)
 		e.entities = append(e.entities, ent)
 
-		addAlias := func(alias string, ambiguous bool) {
-			key := foldKey(alias)
+		addAlias := func(alias Alias, ambiguous bool) {
+			key := foldKey(alias.Text)
 			forms := []string{key}
-			if !g.NoInflect {
+			if !g.NoInflect && !alias.CaseSensitive {
 				forms = inflections(key)
 			}
 			for _, k := range forms {
 				id := int32(len(e.aliases))
-				rule := alias
+				rule := alias.Text
 				if k != key {
-					rule = alias + " (case form)"
+					rule = alias.Text + " (case form)"
 				}
-				e.aliases = append(e.aliases, aliasRef{entity: int32(i), ambiguous: ambiguous, rule: rule})
+				ref := aliasRef{entity: int32(i), ambiguous: ambiguous, rule: rule}
+				if alias.CaseSensitive {
+					ref.exact = caseLetters(alias.Text)
+					e.hasExact = true
+				}
+				e.aliases = append(e.aliases, ref)
 				e.entDict.add(k, id)
 			}
 		}
-		if g.Type != typeNone && !slices.Contains(g.Ambiguous, g.Name) && !strings.Contains(g.Name, "/") {
-			addAlias(g.Name, false)
+		ambiguousName := slices.ContainsFunc(g.Ambiguous, func(a Alias) bool { return a.Text == g.Name })
+		if g.Type != typeNone && !ambiguousName && !strings.Contains(g.Name, "/") {
+			addAlias(Alias{Text: g.Name}, false)
 		}
 		for _, a := range g.Aliases {
 			addAlias(a, false)
@@ -186,6 +198,7 @@ func compile(tax Taxonomy, gaz Gazetteer, conflicts map[string]int) *Enricher {
 			addAlias(a, true)
 		}
 	}
+	e.near = e.buildNearMiss(gaz)
 	addPhrase := func(p Phrase, kind phraseKind, target int) {
 		key := foldKey(p.Text)
 		ruleID := int32(e.numRules)
@@ -274,7 +287,8 @@ func (e *Enricher) Versions() article.Versions { return e.versions }
 // Evidence offsets are byte offsets into the Title, Summary or Text of the
 // returned article. Fields with invalid UTF-8 are repaired (bad bytes become
 // U+FFFD) before matching, so the offsets hold for the JSON encoding too.
-// Bodies longer than 2 MiB, and clean text longer than 512 KiB, are cut.
+// Bodies longer than 2 MiB, and clean text longer than 512 KiB, are cut,
+// and Truncated is set.
 //
 // Enrich never panics on bad input. It returns an error only for an article
 // it cannot process at all: ErrNoText when there is no text, the context's
@@ -290,7 +304,7 @@ func (e *Enricher) Enrich(ctx context.Context, raw article.Raw) (out article.Enr
 	}
 	raw.Title = validUTF8(cutUTF8(raw.Title, maxTextBytes))
 	raw.Summary = validUTF8(cutUTF8(raw.Summary, maxTextBytes))
-	text, _ := cleanText(raw.Body)
+	text, truncated := cleanText(raw.Body)
 	if strings.TrimSpace(raw.Title) == "" && strings.TrimSpace(raw.Summary) == "" && strings.TrimSpace(text) == "" {
 		return article.Enriched{}, fmt.Errorf("enriching article %q: %w", raw.ID, ErrNoText)
 	}
@@ -298,6 +312,7 @@ func (e *Enricher) Enrich(ctx context.Context, raw article.Raw) (out article.Enr
 		Raw:           raw,
 		SchemaVersion: article.EnrichedSchemaVersion,
 		Text:          text,
+		Truncated:     truncated,
 		Conflicts:     []string{},
 		Topics:        []article.Topic{},
 		Entities:      []article.Entity{},

@@ -9,9 +9,11 @@ import (
 // maxVariants bounds the inflected variants generated for one phrase.
 const maxVariants = 256
 
-// inflections returns the folded key and, for phrases with Russian words,
-// the keys of their likely case forms (Степанакерт → Степанакерта,
-// Степанакерте…; мина → мины, мин…; Южная Осетия → Южной Осетии…). The
+// inflections returns the folded key and, for phrases with Russian,
+// Armenian or Georgian words, the keys of their likely case forms
+// (Степанакерт → Степанакерта, Степанакерте…; мина → мины, мин…; Южная
+// Осетия → Южной Осетии…; Ստեփանակերտ → Ստեփանակերտում…; თბილისი →
+// თბილისში…). The
 // rules over-generate on purpose: a form that no text contains costs one
 // map entry, a missing form costs a missed tag.
 func inflections(key string) []string {
@@ -19,7 +21,7 @@ func inflections(key string) []string {
 	forms := make([][]string, len(ws))
 	total := 1
 	for i, w := range ws {
-		forms[i] = russianForms(w)
+		forms[i] = wordForms(w)
 		total *= len(forms[i])
 	}
 	if total == 1 {
@@ -41,6 +43,78 @@ func inflections(key string) []string {
 			}
 		}
 		out = next
+	}
+	return out
+}
+
+// wordForms returns w followed by its generated case forms, by script.
+func wordForms(w string) []string {
+	r, _ := utf8.DecodeRuneInString(w)
+	switch {
+	case unicode.Is(unicode.Armenian, r):
+		return armenianForms(w)
+	case unicode.Is(unicode.Georgian, r):
+		return georgianForms(w)
+	}
+	return russianForms(w)
+}
+
+// armenianForms adds the common noun endings of Eastern Armenian to a word
+// of at least three letters: genitive-dative -ի, ablative -ից,
+// instrumental -ով, locative -ում and the article -ը/-ն; after a vowel
+// the endings take a glide (Մոսկվա → Մոսկվայի, Մոսկվայում). Lower case,
+// as the text is folded.
+func armenianForms(w string) []string {
+	if utf8.RuneCountInString(w) < 3 {
+		return []string{w}
+	}
+	last, _ := utf8.DecodeLastRuneInString(w)
+	out := []string{w}
+	switch last {
+	case 'ա', 'ո', 'ե', 'է', 'ի', 'ւ':
+		for _, x := range []string{"յի", "յից", "յով", "յում", "ն", "ին"} {
+			out = append(out, w+x)
+		}
+		if last == 'ա' || last == 'ի' {
+			out = append(out, w+"ի", w+"ից", w+"ում")
+		}
+	default:
+		for _, x := range []string{"ի", "ից", "ով", "ում", "ը", "ն", "ին", "ով", "երի", "ում"} {
+			out = append(out, w+x)
+		}
+	}
+	return out
+}
+
+// georgianForms adds the common case endings and fused postpositions of
+// Georgian to a word of at least three letters: a final -ი is dropped
+// before genitive -ის, dative -ს, instrumental -ით, adverbial -ად and
+// -ში (in), -ზე (on), -თან (at), -იდან (from), -ისთვის (for); a final
+// vowel other than -ი is kept (ბაქო → ბაქოში, ბაქოს, ბაქოდან).
+func georgianForms(w string) []string {
+	if utf8.RuneCountInString(w) < 3 {
+		return []string{w}
+	}
+	last, size := utf8.DecodeLastRuneInString(w)
+	out := []string{w}
+	switch last {
+	case 'ი':
+		s := w[:len(w)-size]
+		for _, x := range []string{"ის", "ს", "ით", "ად", "ში", "ზე", "თან", "იდან", "ისთვის", "ისკენ"} {
+			out = append(out, s+x)
+		}
+	case 'ა':
+		s := w[:len(w)-size]
+		for _, x := range []string{"ის", "ით", "იდან", "ისთვის"} {
+			out = append(out, s+x)
+		}
+		for _, x := range []string{"ს", "ში", "ზე", "თან", "ად"} {
+			out = append(out, w+x)
+		}
+	case 'ო', 'ე', 'უ':
+		for _, x := range []string{"ს", "ში", "ზე", "თან", "დან", "თი", "სთვის"} {
+			out = append(out, w+x)
+		}
 	}
 	return out
 }

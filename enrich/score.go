@@ -81,12 +81,20 @@ func (e *Enricher) tag(out *article.Enriched) {
 			return article.Evidence{Field: fld.name, Start: int(a), End: int(b), Text: fld.text[a:b], Rule: rule}
 		}
 		s.hits = e.entDict.scan(&s.f, s.hits[:0])
+		next := 0 // first token not yet examined for near misses
 		for _, h := range s.hits {
-			mentions = append(mentions, mention{
-				field: uint8(fi), start: s.f.toks[h.i].start, end: s.f.toks[h.j].end,
-				pos: posOf(h), ids: h.ids,
-			})
+			mentions = e.nearMisses(s, uint8(fi), fld.text, next, h.i, mentions, posOf)
+			next = h.j + 1
+			a, b := s.f.toks[h.i].start, s.f.toks[h.j].end
+			ids := h.ids
+			if e.hasExact {
+				if ids = e.exactFilter(ids, fld.text[a:b]); ids == nil {
+					continue
+				}
+			}
+			mentions = append(mentions, mention{field: uint8(fi), start: a, end: b, pos: posOf(h), ids: ids})
 		}
+		mentions = e.nearMisses(s, uint8(fi), fld.text, next, len(s.f.toks), mentions, posOf)
 		s.hits = e.phrDict.scan(&s.f, s.hits[:0])
 		for _, h := range s.hits {
 			pos := posOf(h)
@@ -245,3 +253,28 @@ func leadEnd(text string) int {
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// nearMisses appends a mention for each of the tokens from..to-1 of s.f
+// (none of which matched an alias) that is a near-miss spelling of a
+// person's surname; see near.go.
+func (e *Enricher) nearMisses(s *scratch, field uint8, text string, from, to int, mentions []mention, posOf func(hit) float64) []mention {
+	for k := from; k < to; k++ {
+		t := s.f.toks[k]
+		w := s.f.buf[t.fs:t.fe]
+		if len(w) < nearMinRunes || !startsUpper(text[t.start:]) {
+			continue
+		}
+		ids := e.near.lookup(w, &s.nearBuf)
+		if ids == nil {
+			continue
+		}
+		if pe := e.phrDict.m[unsafeString(w)]; pe != nil && pe.ids != nil {
+			continue // a taxonomy phrase, not a misspelt name
+		}
+		if _, common := stopwords[unsafeString(w)]; common {
+			continue
+		}
+		mentions = append(mentions, mention{field: field, start: t.start, end: t.end, pos: posOf(hit{i: k, j: k}), ids: ids})
+	}
+	return mentions
+}

@@ -104,13 +104,10 @@ type metrics struct {
 // Run polls feeds until ctx is done. In-flight polls finish first; their
 // publishes are acknowledged before Run returns.
 func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
-	if err := s.open(ctx); err != nil {
-		return err
-	}
-	s.registerMetrics(reg)
-	if s.Instance == "" {
-		id, _ := s.NC.GetClientID()
-		s.Instance = fmt.Sprintf("%s-%d", s.NC.Opts.Name, id)
+	if s.state == nil {
+		if err := s.Open(ctx, reg); err != nil {
+			return err
+		}
 	}
 	s.Ready.Store(true)
 
@@ -177,7 +174,13 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 	}
 }
 
-func (s *Service) open(ctx context.Context) error {
+// Open creates the KV buckets and registers the metrics on reg. Run calls
+// it when the caller has not; Poll needs it.
+func (s *Service) Open(ctx context.Context, reg prometheus.Registerer) error {
+	if s.Instance == "" {
+		id, _ := s.NC.GetClientID()
+		s.Instance = fmt.Sprintf("%s-%d", s.NC.Opts.Name, id)
+	}
 	var err error
 	if s.state, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: BucketState, Description: "wiredesk: per-feed fetch state", History: 1, Storage: jetstream.FileStorage,
@@ -196,6 +199,7 @@ func (s *Service) open(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("creating KV bucket %s: %w", BucketLeases, err)
 	}
+	s.registerMetrics(reg)
 	return nil
 }
 

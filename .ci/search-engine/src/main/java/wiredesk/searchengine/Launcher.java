@@ -3,6 +3,7 @@ package wiredesk.searchengine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -13,7 +14,6 @@ import org.elasticsearch.env.Environment;
 import org.elasticsearch.node.InternalSettingsPreparer;
 import org.elasticsearch.node.Node;
 import org.elasticsearch.node.WiredeskNode;
-import java.util.Map;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.transport.netty4.Netty4Plugin;
 
@@ -34,7 +34,17 @@ public final class Launcher {
 
     private Launcher() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run();
+        } catch (Throwable t) {
+            System.err.println("search-engine: node failed to start");
+            t.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void run() throws Exception {
         String home = System.getProperty("search.home");
         if (home == null) {
             System.err.println("missing -Dsearch.home=DIR");
