@@ -79,7 +79,7 @@ func armenianForms(w string) []string {
 			out = append(out, w+"ի", w+"ից", w+"ում")
 		}
 	default:
-		for _, x := range []string{"ի", "ից", "ով", "ում", "ը", "ն", "ին", "ով", "երի", "ում"} {
+		for _, x := range []string{"ի", "ից", "ով", "ում", "ը", "ն", "ին", "երի"} {
 			out = append(out, w+x)
 		}
 	}

@@ -80,7 +80,7 @@ func ErrorClass(err error) string {
 		return ClassTooLarge
 	case errors.Is(err, ErrBotChallenge):
 		return ClassBotChallenge
-	case errors.Is(err, ErrNotFeed), errors.Is(err, ErrParse):
+	case errors.Is(err, ErrNotFeed), errors.Is(err, ErrParse), errors.Is(err, ErrNoArticle):
 		return ClassParse
 	case errors.As(err, &httpErr):
 		switch {

@@ -23,14 +23,22 @@ import (
 // Where PublishedAt came from (article.Raw.PublishedFrom).
 const (
 	PublishedFromFeed      = "feed"
+	PublishedFromPage      = "page"
 	PublishedFromFirstSeen = "first_seen"
+)
+
+// Where Body came from (article.Raw.BodyFrom).
+const (
+	BodyFromFeed = "feed"
+	BodyFromPage = "page"
 )
 
 // FutureTolerance is how far in the future (relative to the fetch time) a
 // feed's date may lie before Parse distrusts it. Beyond it the date is
-// replaced by the fetch time and PublishedFrom says "first_seen": a story
-// dated next week would otherwise sit at the top of every listing until
-// then. A few minutes absorb clock skew between the publisher and us.
+// replaced by the fetch time, PublishedFrom says "first_seen" and
+// FutureDate is set: a story dated next week would otherwise sit at the top
+// of every listing until then. A few minutes absorb clock skew between the
+// publisher and us.
 const FutureTolerance = 10 * time.Minute
 
 // minPlausibleDate: earlier dates are parse accidents (year 0001, the Unix
@@ -146,22 +154,30 @@ func normalise(f Feed, baseURL string, feed *gofeed.Feed, fetchedAt time.Time) [
 			continue
 		}
 		seen[a.ID] = true
+		if a.Body != "" {
+			a.BodyFrom = BodyFromFeed
+		}
 		a.Revision = article.ContentRevision(a.Title, a.Summary, a.Body)
-		a.PublishedAt, a.PublishedFrom = publishedAt(it, fetchedAt)
+		a.PublishedAt, a.PublishedFrom, a.FutureDate = publishedAt(it, fetchedAt)
 		out = append(out, a)
 	}
 	return out
 }
 
-func publishedAt(it *gofeed.Item, fetchedAt time.Time) (time.Time, string) {
-	t := it.PublishedParsed
-	if t == nil || t.Before(minPlausibleDate) {
-		t = it.UpdatedParsed
+// publishedAt picks the item's date and says where it came from; future
+// reports a date distrusted for lying beyond FutureTolerance.
+func publishedAt(it *gofeed.Item, fetchedAt time.Time) (t time.Time, from string, future bool) {
+	p := it.PublishedParsed
+	if p == nil || p.Before(minPlausibleDate) {
+		p = it.UpdatedParsed
 	}
-	if t == nil || t.Before(minPlausibleDate) || t.After(fetchedAt.Add(FutureTolerance)) {
-		return fetchedAt, PublishedFromFirstSeen
+	switch {
+	case p == nil || p.Before(minPlausibleDate):
+		return fetchedAt, PublishedFromFirstSeen, false
+	case p.After(fetchedAt.Add(FutureTolerance)):
+		return fetchedAt, PublishedFromFirstSeen, true
 	}
-	return t.UTC(), PublishedFromFeed
+	return p.UTC(), PublishedFromFeed, false
 }
 
 // linkBase picks the base for relative item links: the feed's site link

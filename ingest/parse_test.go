@@ -17,7 +17,7 @@ func mustParse(t *testing.T, f Feed, doc, ct string) []parsedArticle {
 	}
 	out := make([]parsedArticle, len(arts))
 	for i, a := range arts {
-		out[i] = parsedArticle{a.Title, a.URL, a.PublishedFrom, a.PublishedAt, a.Summary, a.Lang}
+		out[i] = parsedArticle{a.Title, a.URL, a.PublishedFrom, a.PublishedAt, a.Summary, a.Lang, a.FutureDate}
 	}
 	return out
 }
@@ -26,6 +26,7 @@ type parsedArticle struct {
 	Title, URL, From string
 	At               time.Time
 	Summary, Lang    string
+	Future           bool
 }
 
 func TestParseCharsets(t *testing.T) {
@@ -169,6 +170,9 @@ func TestParseDatesAndFallbacks(t *testing.T) {
 		}
 		if g.Lang != "ru" {
 			t.Errorf("#%d: lang %q", i, g.Lang)
+		}
+		if g.Future != (w.title == "future") {
+			t.Errorf("#%d %q: future_date %t", i, g.Title, g.Future)
 		}
 	}
 	// The registry's language hint wins over the feed's.

@@ -20,6 +20,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	bleveindex "github.com/blevesearch/bleve_index_api"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/wiredesk/wiredesk/index"
 	"github.com/wiredesk/wiredesk/ingest/article"
@@ -37,6 +38,9 @@ type Store struct {
 
 var _ index.Store = (*Store)(nil)
 
+// ErrLocked is returned by Open when another process has the index open.
+var ErrLocked = errors.New("blevestore: index is in use by another process (a running wiredesk?)")
+
 // ErrClosed is returned by a Store after Close.
 var ErrClosed = errors.New("blevestore: index closed")
 
@@ -46,8 +50,12 @@ const mappingKey = "wiredesk_mapping_version"
 // refuses an index built with a different mapping version: rebuild it from
 // the stream instead.
 func Open(dir string) (*Store, error) {
-	idx, err := bleve.Open(dir)
+	// Another process holding the index (a running `wiredesk run`) keeps
+	// its lock: fail after a short wait instead of blocking forever.
+	idx, err := bleve.OpenUsing(dir, map[string]any{"bolt_timeout": "2s"})
 	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("opening index %q: %w", dir, ErrLocked)
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist) || errors.Is(err, bleve.ErrorIndexMetaMissing):
 		m, merr := newMapping()
 		if merr != nil {

@@ -139,3 +139,27 @@ func hashOf(v any) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }
+
+// Fields returns every field of the article mapping with its type, sub-
+// fields named "field.sub" (e.g. "title.english": "text"). Tools that
+// refer to fields by name, such as the Kibana saved objects in
+// deploy/kibana, check against it.
+func Fields() map[string]string {
+	out := map[string]string{}
+	var walk func(prefix string, props map[string]any)
+	walk = func(prefix string, props map[string]any) {
+		for name, v := range props {
+			m := v.(map[string]any)
+			typ, _ := m["type"].(string)
+			out[prefix+name] = typ
+			if subs, ok := m["fields"].(map[string]any); ok {
+				walk(prefix+name+".", subs)
+			}
+			if p, ok := m["properties"].(map[string]any); ok {
+				walk(prefix+name+".", p)
+			}
+		}
+	}
+	walk("", mappings()["properties"].(map[string]any))
+	return out
+}

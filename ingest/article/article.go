@@ -34,15 +34,23 @@ type Raw struct {
 	Title   string `json:"title"`
 	Summary string `json:"summary,omitempty"`
 	// Body is the article body as published: HTML or plain text.
-	Body       string   `json:"body,omitempty"`
+	Body string `json:"body,omitempty"`
+	// BodyFrom says where Body came from: "feed", or "page" when the feed
+	// carried only a summary and the text was extracted from the article
+	// page. Empty when there is no body.
+	BodyFrom   string   `json:"body_from,omitempty"`
 	Lang       string   `json:"lang,omitempty"` // language hint from the feed or registry
 	Authors    []string `json:"authors,omitempty"`
 	Categories []string `json:"categories,omitempty"`
 	// PublishedAt is when the article was published; PublishedFrom says
-	// where that came from: "feed" or "first_seen".
+	// where that came from: "feed", "page" (the article page's metadata)
+	// or "first_seen".
 	PublishedAt   time.Time `json:"published_at"`
 	PublishedFrom string    `json:"published_from"`
-	FetchedAt     time.Time `json:"fetched_at"`
+	// FutureDate is true when the feed dated the article more than a few
+	// minutes in the future; PublishedAt then does not use that date.
+	FutureDate bool      `json:"future_date,omitempty"`
+	FetchedAt  time.Time `json:"fetched_at"`
 }
 
 // MsgID is the JetStream de-duplication id: the same revision of the same

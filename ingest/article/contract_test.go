@@ -23,8 +23,8 @@ func full() article.Enriched {
 		Raw: article.Raw{
 			ID: "0123456789abcdef0123456789abcdef", Revision: "0123456789abcdef",
 			URL: "https://news.example/a", GUID: "g", Source: "feed-1", FeedURL: "https://news.example/feed",
-			Title: "t", Summary: "s", Body: "<p>b</p>", Lang: "en", Authors: []string{"a"}, Categories: []string{"c"},
-			PublishedAt: now, PublishedFrom: "feed", FetchedAt: now,
+			Title: "t", Summary: "s", Body: "<p>b</p>", BodyFrom: "page", Lang: "en", Authors: []string{"a"}, Categories: []string{"c"},
+			PublishedAt: now, PublishedFrom: "feed", FutureDate: true, FetchedAt: now,
 		},
 		SchemaVersion: article.EnrichedSchemaVersion,
 		Text:          "b", Truncated: true, Language: "en", Relevant: true, Relevance: 0.9,

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -177,9 +178,17 @@ func (p *Process) service(ctx context.Context, name string, nc *nats.Conn, js je
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		s := &enricher.Service{JS: js, Enricher: e, Config: p.Config.Enricher, Grace: p.Config.Grace, Logger: log}
+		rules := &reloadable{}
+		rules.cur.Store(e)
+		s := &enricher.Service{JS: js, Enricher: rules, Config: p.Config.Enricher, Grace: p.Config.Grace, Logger: log}
 		health.Add("enricher", readyFlag(&s.Ready))
-		return func(ctx context.Context) error { return s.Run(ctx, reg) }, p.Config.Enricher.Listen, nil
+		return func(ctx context.Context) error {
+			// SIGHUP reloads the taxonomy and gazetteer without a restart.
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Go(func() { rules.watchSIGHUP(ctx, p.Config.Enricher, log) })
+			return s.Run(ctx, reg)
+		}, p.Config.Enricher.Listen, nil
 	case "indexer":
 		store := p.Store
 		if store == nil {

@@ -28,6 +28,7 @@ Usage:
   wiredesk setup -config FILE     install the Elasticsearch index template, ILM policy and first index
   wiredesk enrich < in.jsonl      tag raw articles read as JSON lines, one enriched line out per line in
   wiredesk eval FILE.jsonl        precision, recall and F1 of the rules on a labelled set
+  wiredesk dlq list|replay        inspect dead letters in NEWS_DLQ, or re-publish them after a fix
 
 Run 'wiredesk COMMAND -h' for a command's flags.
 `
@@ -55,6 +56,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = enrichFilter(ctx, args[1:], stdin, stdout, stderr)
 	case "eval":
 		err = eval(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		err = dlq(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
