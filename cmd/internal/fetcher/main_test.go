@@ -1,0 +1,10 @@
+package fetcher_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every goroutine the service starts must be gone when it returns.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
