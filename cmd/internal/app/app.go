@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -199,12 +200,17 @@ func (p *Process) service(ctx context.Context, name string, nc *nats.Conn, js je
 		}
 		s := &indexer.Service{JS: js, Store: store, Config: p.Config.Indexer, Grace: p.Config.Grace, Logger: log}
 		health.Add("indexer", readyFlag(&s.Ready))
+		ping := &pinger{}
+		health.Add("indexer/index", ping.err)
 		return func(ctx context.Context) error {
 			defer func() {
 				if p.Store == nil {
 					_ = store.Close()
 				}
 			}()
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Go(func() { ping.run(ctx, store) })
 			return s.Run(ctx, reg)
 		}, p.Config.Indexer.Listen, nil
 	}
@@ -233,6 +239,33 @@ func rootFS(path string) (fs.FS, string) {
 		abs = path
 	}
 	return os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(abs), "/")
+}
+
+// pinger checks the index in the background, so that /readyz reports an
+// index that is down even while no messages arrive, without blocking.
+type pinger struct{ last atomic.Pointer[error] }
+
+func (p *pinger) run(ctx context.Context, store index.Store) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := store.Ping(pctx)
+		cancel()
+		p.last.Store(&err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *pinger) err() error {
+	if e := p.last.Load(); e != nil && *e != nil {
+		return fmt.Errorf("index unreachable: %w", *e)
+	}
+	return nil
 }
 
 func readyFlag(b interface{ Load() bool }) func() error {
