@@ -3,7 +3,6 @@ package article_test
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
 	"sort"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/wiredesk/wiredesk/ingest/article"
+	"github.com/wiredesk/wiredesk/ingest/article/schematest"
 )
 
 // full returns an enriched article with every field set, so that its JSON
@@ -37,28 +37,6 @@ func full() article.Enriched {
 	}
 }
 
-func compile(t *testing.T, name string) (*jsonschema.Schema, map[string]any) {
-	t.Helper()
-	data, err := fs.ReadFile(article.Schemas, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(name, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, doc.(map[string]any)
-}
-
 // TestSchemasMatchGoTypes fails when a field is added to or removed from
 // the Go types without the same change in the JSON Schemas: the schemas
 // forbid unknown properties, and every property they list must be one the
@@ -72,7 +50,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		value  any
 	}{{"schema/raw.v1.json", raw}, {"schema/enriched.v1.json", e}} {
 		t.Run(tc.schema, func(t *testing.T) {
-			s, doc := compile(t, tc.schema)
+			s, doc := schematest.Compile(t, tc.schema)
 			data, err := json.Marshal(tc.value)
 			if err != nil {
 				t.Fatal(err)

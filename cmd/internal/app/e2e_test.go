@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"io/fs"
@@ -28,7 +27,7 @@ import (
 	"github.com/wiredesk/wiredesk/index"
 	blevestore "github.com/wiredesk/wiredesk/index/bleve"
 	"github.com/wiredesk/wiredesk/ingest"
-	"github.com/wiredesk/wiredesk/ingest/article"
+	"github.com/wiredesk/wiredesk/ingest/article/schematest"
 )
 
 // pipeline is a running all-in-one process over a real embedded NATS
@@ -228,8 +227,8 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("messages match the published schemas", func(t *testing.T) {
-		raw := compileSchema(t, "schema/raw.v1.json")
-		enr := compileSchema(t, "schema/enriched.v1.json")
+		raw, _ := schematest.Compile(t, "schema/raw.v1.json")
+		enr, _ := schematest.Compile(t, "schema/enriched.v1.json")
 		checkStream(t, p.js, bus.StreamRaw, bus.TypeRaw, raw, len(want))
 		checkStream(t, p.js, bus.StreamEnriched, bus.TypeEnriched, enr, len(want))
 	})
@@ -278,28 +277,6 @@ func purge(t *testing.T, js jetstream.JetStream, bucket string) {
 	}
 }
 
-func compileSchema(t *testing.T, name string) *jsonschema.Schema {
-	t.Helper()
-	data, err := fs.ReadFile(article.Schemas, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(name, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // checkStream validates every message of a stream against its schema and
 // checks the CloudEvents headers.
 func checkStream(t *testing.T, js jetstream.JetStream, stream, ceType string, s *jsonschema.Schema, want int) {
@@ -316,11 +293,7 @@ func checkStream(t *testing.T, js jetstream.JetStream, stream, ceType string, s 
 	n := 0
 	for m := range batch.Messages() {
 		n++
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Data()))
-		if err != nil {
-			t.Fatalf("%s message on %s is not JSON: %v", stream, m.Subject(), err)
-		}
-		if err := s.Validate(inst); err != nil {
+		if err := schematest.Validate(s, m.Data()); err != nil {
 			t.Errorf("%s message on %s does not match its schema: %v", stream, m.Subject(), err)
 		}
 		h := m.Headers()

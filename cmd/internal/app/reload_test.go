@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -39,6 +40,11 @@ func TestSIGHUPReloadsRules(t *testing.T) {
 	r := &reloadable{}
 	r.cur.Store(e)
 	before := e.Versions().Taxonomy
+
+	// Until watchSIGHUP has subscribed, a SIGHUP would end the test binary.
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

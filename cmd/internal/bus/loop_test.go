@@ -11,46 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wiredesk/wiredesk/cmd/internal/bus"
-	"github.com/wiredesk/wiredesk/cmd/internal/embedded"
+	"github.com/wiredesk/wiredesk/cmd/internal/stagetest"
 )
-
-func startJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	ns, err := embedded.StartNATS(embedded.NATSOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.EnsureStreams(context.Background(), js, bus.DefaultTopology()); err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // TestLoopAckRules drives the consume loop against a real JetStream server
 // and checks each ack rule: success acks, a permanent error dead-letters at
@@ -58,7 +24,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // and an unavailable dependency is retried without spending deliveries.
 func TestLoopAckRules(t *testing.T) {
 	ctx := context.Background()
-	_, js := startJS(t)
+	_, js := stagetest.JetStream(t)
 	for i := range 10 {
 		if _, err := js.Publish(ctx, bus.RawSubject("feed"), []byte(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
@@ -113,11 +79,11 @@ func TestLoopAckRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "two dead letters", func() bool {
+	stagetest.Eventually(t, "two dead letters", func() bool {
 		info, err := dlq.Info(ctx)
 		return err == nil && info.State.Msgs == 2
 	})
-	eventually(t, "consumer drained", func() bool {
+	stagetest.Eventually(t, "consumer drained", func() bool {
 		info, err := cons.Info(ctx)
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	})
