@@ -87,9 +87,9 @@ type Phrase struct {
 }
 
 // UnmarshalYAML accepts "text" or "text | weight".
-func (p *Phrase) UnmarshalYAML(b []byte) error {
+func (p *Phrase) UnmarshalYAML(decode func(any) error) error {
 	var s string
-	if err := yaml.Unmarshal(b, &s); err != nil {
+	if err := decode(&s); err != nil {
 		return fmt.Errorf("decoding phrase: %w", err)
 	}
 	p.Text, p.Weight = s, 1
@@ -145,16 +145,18 @@ type Alias struct {
 }
 
 // UnmarshalYAML accepts "text" or {text: ..., case_sensitive: true};
-// unknown keys in the mapping form are rejected.
-func (a *Alias) UnmarshalYAML(b []byte) error {
+// unknown keys in the mapping form are rejected. It decodes through the
+// decoder's own callback: the []byte form of goccy/go-yaml re-formats the
+// whole document for every value, which made loading quadratic.
+func (a *Alias) UnmarshalYAML(decode func(any) error) error {
 	var s string
-	if err := yaml.Unmarshal(b, &s); err == nil {
+	if err := decode(&s); err == nil {
 		*a = Alias{Text: strings.TrimSpace(s)}
 		return nil
 	}
 	type plain Alias
 	var p plain
-	if err := yaml.UnmarshalWithOptions(b, &p, yaml.Strict()); err != nil {
+	if err := decode(&p); err != nil {
 		return fmt.Errorf("decoding alias: %w", err)
 	}
 	*a = Alias(p)

@@ -37,16 +37,19 @@ type Enricher struct {
 	tax      Taxonomy
 	versions article.Versions
 
-	entities  []entity
-	entDict   *dict
-	aliases   []aliasRef // entity dictionary pattern ids, then near-miss ids
-	hasExact  bool       // some alias is case-sensitive
-	near      nearMiss
-	phrDict   *dict
-	phrases   []phraseRef // phrase dictionary pattern ids
-	numRules  int
-	topicCtx  [][]int // per topic: entity indexes that satisfy its context
-	conflicts map[string]int
+	entities []entity
+	entDict  *dict
+	aliases  []aliasRef // entity dictionary pattern ids, then near-miss ids
+	hasExact bool       // some alias is case-sensitive
+	near     nearMiss
+	// knownWords holds every word of every alias and phrase key: such a
+	// word is never a near miss of another name.
+	knownWords map[string]struct{}
+	phrDict    *dict
+	phrases    []phraseRef // phrase dictionary pattern ids
+	numRules   int
+	topicCtx   [][]int // per topic: entity indexes that satisfy its context
+	conflicts  map[string]int
 
 	pool sync.Pool // *scratch
 }
@@ -96,7 +99,7 @@ type scratch struct {
 	touched  []int32 // ruleIDs to reset in repeats
 	mentions []mention
 	res      resolver
-	nearBuf  []byte
+	near     nearScratch
 }
 
 // Load reads the taxonomy and gazetteer YAML files from fsys (an embed.FS
@@ -238,6 +241,16 @@ func compile(tax Taxonomy, gaz Gazetteer, conflicts map[string]int) *Enricher {
 	}
 	for _, p := range e.tax.OffTopic {
 		addPhrase(p, kindOffTopic, -1)
+	}
+	e.knownWords = map[string]struct{}{}
+	for _, d := range []*dict{e.entDict, e.phrDict} {
+		for k, de := range d.m {
+			if de.ids != nil || de.prefix {
+				for _, w := range words(k) {
+					e.knownWords[w] = struct{}{}
+				}
+			}
+		}
 	}
 	e.pool.New = func() any {
 		return &scratch{

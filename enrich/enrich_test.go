@@ -328,13 +328,26 @@ func TestGazetteerData(t *testing.T) {
 		if en.Type != typeNone {
 			real++
 		}
+		// Places that weigh heavily for Armenia–Azerbaijan lie in and
+		// around Karabakh, Armenia and Nakhchivan: a swapped lat/lon or a
+		// typo in a degree shows up here.
+		if en.Type == "place" && en.Weight != nil && *en.Weight >= 1.5 && slices.Contains(en.Conflicts, "armenia-azerbaijan") {
+			if *en.Lat < 38.5 || *en.Lat > 41.5 || *en.Lon < 44.0 || *en.Lon > 47.8 {
+				t.Errorf("%s: %.3f,%.3f is outside the South Caucasus box", en.ID, *en.Lat, *en.Lon)
+			}
+		}
+		if en.Type == "place" && en.Weight != nil && *en.Weight >= 1.5 && slices.Contains(en.Conflicts, "georgia-russia") {
+			if *en.Lat < 41.0 || *en.Lat > 43.7 || *en.Lon < 39.8 || *en.Lon > 46.8 {
+				t.Errorf("%s: %.3f,%.3f is outside Georgia", en.ID, *en.Lat, *en.Lon)
+			}
+		}
 		if strings.Contains(en.Name, "/") && en.Type != "place" {
 			t.Errorf("%s: only contested places get a two-name label", en.ID)
 		}
 	}
 	t.Logf("%d entities (%d places), %d with QIDs", real, places, len(qids))
-	if real < 150 {
-		t.Errorf("gazetteer has %d entities, want at least 150", real)
+	if real < 400 {
+		t.Errorf("gazetteer has %d entities, want at least 400 (issue 4)", real)
 	}
 }
 
@@ -347,6 +360,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad-qid.bad.yaml", `malformed wikidata id "Q12x"`},
 		{"dup-qid.bad.yaml", `wikidata id Q399 already used`},
 		{"no-coords.bad.yaml", `place "nowhere" has no coordinates`},
+		{"alias-key.bad.yaml", `unknown field "case_sensitiv"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

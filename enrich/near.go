@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -21,7 +22,10 @@ import (
 //     (resolve.go): another mention of the person, of an entity in its
 //     context list, or of a place in its country. A capitalised common
 //     word that happens to be one edit from a surname ("Dallas", "Kallas")
-//     therefore needs a story about the right country before it links.
+//     therefore needs a story about the right country before it links;
+//   - the word does not end in an English inflection ("-ed", "-ing",
+//     "-ly", "-er") that the alias lacks, so "Blinked" at the start of a
+//     sentence in a story datelined Washington is not Blinken.
 //
 // The evidence rule is "near-miss:<alias>".
 const (
@@ -32,9 +36,11 @@ const (
 // nearMiss indexes the folded single-word aliases and every variant with
 // one rune deleted (symmetric-delete lookup): two words are at most one
 // edit apart only if one equals the other or a deletion of it, or both
-// share a deletion.
+// share a deletion. Keys are polynomial hashes of rune sequences, so the
+// hashes of all deletions of a word cost O(length) and each look-up is a
+// fast integer map access; withinOneEdit confirms every candidate.
 type nearMiss struct {
-	m map[string][]nearRef
+	m map[uint64][]nearRef
 }
 
 type nearRef struct {
@@ -43,9 +49,44 @@ type nearRef struct {
 	ids    []int32 // the alias pattern id to report; nil when the alias only blocks
 }
 
+const nearPrime = 0x100000001b3
+
+// nearScratch is per-call working memory for nearMiss.lookup.
+type nearScratch struct {
+	runes    []rune
+	pre, suf []uint64
+	pow      []uint64
+}
+
+// deletionHashes calls f with the hash of runes and then with the hash of
+// each sequence made by deleting one rune.
+func (ns *nearScratch) deletionHashes(runes []rune, f func(h uint64)) {
+	n := len(runes)
+	ns.pre = append(ns.pre[:0], 0)
+	for _, r := range runes {
+		ns.pre = append(ns.pre, ns.pre[len(ns.pre)-1]*nearPrime+uint64(r))
+	}
+	for len(ns.pow) <= n {
+		if len(ns.pow) == 0 {
+			ns.pow = append(ns.pow, 1)
+			continue
+		}
+		ns.pow = append(ns.pow, ns.pow[len(ns.pow)-1]*nearPrime)
+	}
+	ns.suf = append(ns.suf[:0], make([]uint64, n+1)...)
+	for j := n - 1; j >= 0; j-- {
+		ns.suf[j] = uint64(runes[j])*ns.pow[n-1-j] + ns.suf[j+1]
+	}
+	f(ns.pre[n])
+	for i := range n {
+		f(ns.pre[i]*ns.pow[n-1-i] + ns.suf[i+1])
+	}
+}
+
 func (e *Enricher) buildNearMiss(gaz Gazetteer) nearMiss {
-	n := nearMiss{m: map[string][]nearRef{}}
-	add := func(key string, ref nearRef) {
+	n := nearMiss{m: map[uint64][]nearRef{}}
+	var ns nearScratch
+	add := func(key uint64, ref nearRef) {
 		refs := n.m[key]
 		for _, r := range refs {
 			if r.alias == ref.alias && r.entity == ref.entity {
@@ -70,10 +111,7 @@ func (e *Enricher) buildNearMiss(gaz Gazetteer) nearMiss {
 					ref.ids = []int32{int32(len(e.aliases))}
 					e.aliases = append(e.aliases, aliasRef{entity: int32(i), ambiguous: true, rule: "near-miss:" + a.Text})
 				}
-				add(key, ref)
-				for k := range runes {
-					add(string(runes[:k])+string(runes[k+1:]), ref)
-				}
+				ns.deletionHashes(runes, func(h uint64) { add(h, ref) })
 			}
 		}
 		list(g.Aliases, false)
@@ -84,17 +122,29 @@ func (e *Enricher) buildNearMiss(gaz Gazetteer) nearMiss {
 
 // lookup returns the alias pattern ids (one id, a slice shared with the
 // index and never modified) of the one person surname within one edit of
-// the folded word w, or nil. buf is scratch space.
-func (n *nearMiss) lookup(w []byte, buf *[]byte) []int32 {
-	if len(n.m) == 0 || utf8.RuneCount(w) < nearMinRunes {
+// the folded word w, or nil.
+func (n *nearMiss) lookup(w []byte, ns *nearScratch) []int32 {
+	if len(n.m) == 0 {
+		return nil
+	}
+	ns.runes = ns.runes[:0]
+	for len(w) > 0 {
+		r, size := utf8.DecodeRune(w)
+		ns.runes = append(ns.runes, r)
+		w = w[size:]
+	}
+	if len(ns.runes) < nearMinRunes {
 		return nil
 	}
 	var found []int32
 	entity := int32(-1)
 	ok := true
-	consider := func(refs []nearRef) {
-		for _, r := range refs {
-			if !ok || r.alias == string(w) || !withinOneEdit(w, r.alias) {
+	ns.deletionHashes(ns.runes, func(h uint64) {
+		if !ok {
+			return
+		}
+		for _, r := range n.m[h] {
+			if !withinOneEdit(ns.runes, r.alias) || englishInflection(ns.runes, r.alias) {
 				continue
 			}
 			if entity >= 0 && r.entity != entity {
@@ -106,25 +156,38 @@ func (n *nearMiss) lookup(w []byte, buf *[]byte) []int32 {
 				found = r.ids
 			}
 		}
-	}
-	consider(n.m[string(w)])
-	for i := 0; i < len(w) && ok; {
-		_, size := utf8.DecodeRune(w[i:])
-		b := append(append((*buf)[:0], w[:i]...), w[i+size:]...)
-		*buf = b
-		consider(n.m[string(b)])
-		i += size
-	}
+	})
 	if !ok {
 		return nil
 	}
 	return found
 }
 
+// englishInflection reports whether w ends in an English inflection that
+// alias does not end in.
+func englishInflection(w []rune, alias string) bool {
+	for _, suf := range [...]string{"ed", "ing", "ly", "er"} {
+		if hasRuneSuffix(w, suf) && !strings.HasSuffix(alias, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasRuneSuffix(w []rune, suf string) bool {
+	if len(w) < len(suf) {
+		return false
+	}
+	return string(w[len(w)-len(suf):]) == suf
+}
+
 // withinOneEdit reports whether a and b differ by at most one insertion,
 // deletion, substitution or transposition of neighbouring runes.
-func withinOneEdit(a []byte, b string) bool {
-	ra, rb := []rune(string(a)), []rune(b)
+func withinOneEdit(ra []rune, b string) bool {
+	rb := []rune(b)
+	if string(ra) == b {
+		return false // the same word: not a near miss (an exact alias that was filtered out)
+	}
 	if len(ra) < len(rb) {
 		ra, rb = rb, ra
 	}
@@ -134,9 +197,6 @@ func withinOneEdit(a []byte, b string) bool {
 	}
 	switch len(ra) - len(rb) {
 	case 0:
-		if i == len(ra) {
-			return true
-		}
 		if string(ra[i+1:]) == string(rb[i+1:]) {
 			return true // substitution
 		}

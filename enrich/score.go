@@ -264,14 +264,14 @@ func (e *Enricher) nearMisses(s *scratch, field uint8, text string, from, to int
 		if len(w) < nearMinRunes || !startsUpper(text[t.start:]) {
 			continue
 		}
-		ids := e.near.lookup(w, &s.nearBuf)
-		if ids == nil {
-			continue
-		}
-		if pe := e.phrDict.m[unsafeString(w)]; pe != nil && pe.ids != nil {
-			continue // a taxonomy phrase, not a misspelt name
+		if _, known := e.knownWords[unsafeString(w)]; known {
+			continue // a word of some alias or phrase, not a misspelt name
 		}
 		if _, common := stopwords[unsafeString(w)]; common {
+			continue
+		}
+		ids := e.near.lookup(w, &s.near)
+		if ids == nil {
 			continue
 		}
 		mentions = append(mentions, mention{field: field, start: t.start, end: t.end, pos: posOf(hit{i: k, j: k}), ids: ids})
