@@ -282,7 +282,7 @@ func (c *Client) get(ctx context.Context, rawURL string, headers map[string]stri
 	body, err := c.readBody(resp)
 	res.Bytes = int64(len(body))
 	if err != nil {
-		return res, nil, ct, fmt.Errorf("reading feed %q: %w", u.Redacted(), err)
+		return res, nil, ct, fmt.Errorf("reading body of %q: %w", u.Redacted(), err)
 	}
 	if isBotChallenge(resp.StatusCode, resp.Header, body) {
 		return res, nil, ct, fmt.Errorf("fetching %q: %w", u.Redacted(), ErrBotChallenge)

@@ -121,7 +121,13 @@ type Page struct {
 // empty one is sniffed); pageURL resolves relative links. The error wraps
 // ErrNoArticle when the document is not HTML or its main text is shorter
 // than 300 characters; Published may be set even then.
-func ExtractPage(body []byte, contentType, pageURL string) (Page, error) {
+func ExtractPage(body []byte, contentType, pageURL string) (page Page, err error) {
+	// A bug in the extractor must not take the fetcher down with it.
+	defer func() {
+		if r := recover(); r != nil {
+			page, err = Page{}, fmt.Errorf("%w: extractor panic: %s", ErrNoArticle, oneLine(fmt.Sprint(r)))
+		}
+	}()
 	if !isHTML(contentType, body) {
 		return Page{}, fmt.Errorf("%w: content type %q", ErrNoArticle, contentType)
 	}
@@ -141,7 +147,6 @@ func ExtractPage(body []byte, contentType, pageURL string) (Page, error) {
 	p := readability.NewParser()
 	p.MaxElemsToParse = maxPageElements
 	art, err := p.ParseAndMutate(doc, pu)
-	var page Page
 	if t, derr := art.PublishedTime(); derr == nil {
 		page.Published = t
 	}

@@ -63,3 +63,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExtractPage: the page extractor never panics, and succeeds only
+// with HTML in hand.
+func FuzzExtractPage(f *testing.F) {
+	for _, name := range []string{"news-article.html", "jsonld-div.html", "listing.html", "not-article.html"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "pages", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, "text/html; charset=utf-8")
+	}
+	f.Add([]byte("<html><body><p>"+strings.Repeat("x ", 400)+"</p>"), "")
+	f.Fuzz(func(t *testing.T, body []byte, ct string) {
+		p, err := ExtractPage(body, ct, "https://news.example/a/1")
+		if err == nil && p.HTML == "" {
+			t.Fatal("success without HTML")
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error not one line: %q", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "extractor panic") {
+			t.Fatalf("recovered a panic: %v", err)
+		}
+	})
+}

@@ -226,6 +226,35 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("hard negatives are not relevant", func(t *testing.T) {
+		// The demo's ten stories that share words with the conflict
+		// coverage without being about it (configs/demo/feeds/README.md).
+		negatives := map[string]bool{
+			"Methane blast at Silesian coal mine leaves two miners dead, five missing":         true,
+			"Baku street race organisers report record crowds, plan circuit changes":           true,
+			"Kakheti winemakers report bumper Rkatsiteli harvest despite late frost":           true,
+			"Middle Corridor freight volumes climb as new Caspian terminals open":              true,
+			"Aid convoys expand in Gaza as ceasefire largely holds":                            true,
+			"Two years after COP29, Baku reviews climate finance goal as critics weigh legacy": true,
+			"Georgia election officials prepare audit after record midterm turnout":            true,
+			"Armenia edge Georgia 2-1 in Nations League thriller in Yerevan":                   true,
+			"Kyrgyzstan and Tajikistan reopen border checkpoints under demarcation treaty":     true,
+			"Разминирование в Харьковской области: сапёры очистили более 2 000 гектаров":       true,
+		}
+		res, err := p.store.Search(ctx, index.Query{RelevantOnly: true, Size: index.MaxSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range res.Hits {
+			if negatives[h.Title] {
+				t.Errorf("hard negative tagged relevant: %q", h.Title)
+			}
+		}
+		if want := len(want) - len(negatives); res.Total != want {
+			t.Errorf("%d articles relevant, want %d (every demo story but the hard negatives)", res.Total, want)
+		}
+	})
+
 	t.Run("messages match the published schemas", func(t *testing.T) {
 		raw, _ := schematest.Compile(t, "schema/raw.v1.json")
 		enr, _ := schematest.Compile(t, "schema/enriched.v1.json")

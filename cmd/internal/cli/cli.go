@@ -25,6 +25,7 @@ Usage:
   wiredesk demo   [flags]         fetch the built-in demo feeds from loopback, enrich and index them, then stop
   wiredesk run    [flags]         run fetcher, enricher and indexer in one process with an embedded NATS server
   wiredesk search [flags] WORDS   search the index (embedded, or Elasticsearch when configured)
+  wiredesk feeds check|import-opml|status   check one feed, import an OPML list, show the feeds' poll state
   wiredesk setup -config FILE     install the Elasticsearch index template, ILM policy and first index
   wiredesk enrich < in.jsonl      tag raw articles read as JSON lines, one enriched line out per line in
   wiredesk eval FILE.jsonl        precision, recall and F1 of the rules on a labelled set
@@ -48,6 +49,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = demo(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = runAll(ctx, args[1:], stderr)
+	case "feeds":
+		err = feeds(ctx, args[1:], stdout, stderr)
 	case "search":
 		err = search(ctx, args[1:], stdout, stderr)
 	case "setup":

@@ -36,6 +36,9 @@ const (
 // LeaseTTL bounds how long a crashed replica's lease blocks a feed.
 const LeaseTTL = 2 * time.Minute
 
+// DefaultFullTextWorkers is the default of Service.FullTextWorkers.
+const DefaultFullTextWorkers = 4
+
 // State is what the fetcher remembers about one feed, stored as JSON in
 // BucketState under the feed id.
 type State struct {
@@ -77,6 +80,9 @@ type Service struct {
 	// PollOnStart polls every feed once at start even when its stored
 	// state says it is not due yet (the demo, which runs once and stops).
 	PollOnStart bool
+	// FullTextWorkers bounds the article pages one poll fetches at once
+	// for feeds with full_text. Default DefaultFullTextWorkers.
+	FullTextWorkers int
 
 	state, seen, leases jetstream.KeyValue
 	metrics             *metrics
@@ -97,6 +103,7 @@ type PollResult struct {
 type metrics struct {
 	polls     *prometheus.CounterVec
 	published *prometheus.CounterVec
+	fullText  *prometheus.CounterVec
 	seconds   prometheus.Histogram
 	failing   *prometheus.GaugeVec
 }
@@ -211,6 +218,9 @@ func (s *Service) registerMetrics(reg prometheus.Registerer) {
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wiredesk_fetcher_articles_published_total", Help: "Articles published to NEWS_RAW (new articles and new revisions).",
 		}, []string{"feed"}),
+		fullText: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wiredesk_fetcher_full_text_total", Help: "Article pages fetched for full text, by outcome: page (text extracted), or the error class (the feed's text was kept).",
+		}, []string{"feed", "outcome"}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "wiredesk_fetcher_poll_seconds", Help: "Time to fetch, parse and publish one feed.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
@@ -219,7 +229,7 @@ func (s *Service) registerMetrics(reg prometheus.Registerer) {
 			Name: "wiredesk_fetcher_feed_failing", Help: "1 while a feed's last poll failed.",
 		}, []string{"feed"}),
 	}
-	reg.MustRegister(s.metrics.polls, s.metrics.published, s.metrics.seconds, s.metrics.failing)
+	reg.MustRegister(s.metrics.polls, s.metrics.published, s.metrics.fullText, s.metrics.seconds, s.metrics.failing)
 }
 
 func (s *Service) loadState(ctx context.Context, id string) (State, uint64, error) {
@@ -281,18 +291,28 @@ func (s *Service) poll(ctx context.Context, f ingest.Feed, force bool) PollResul
 // stores each, and only then marks it seen. A crash between the two
 // republishes at most the articles in flight, and JetStream's duplicate
 // window drops those.
+//
+// The seen-set is checked first, with the revision the feed's content
+// gives; only the articles that pass have their pages fetched for full
+// text, which leaves the revision as it was. An unchanged article
+// therefore costs no page fetch.
 func (s *Service) publish(ctx context.Context, f ingest.Feed, arts []article.Raw) (int, error) {
 	type pending struct {
 		a   *article.Raw
 		fut jetstream.PubAckFuture
 	}
-	var out []pending
-	var errs []error
+	fresh := make([]*article.Raw, 0, len(arts))
 	for i := range arts {
 		a := &arts[i]
 		if e, err := s.seen.Get(ctx, a.ID); err == nil && string(e.Value()) == a.Revision {
 			continue
 		}
+		fresh = append(fresh, a)
+	}
+	s.fullText(ctx, f, fresh)
+	var out []pending
+	var errs []error
+	for _, a := range fresh {
 		a.SchemaVersion = article.RawSchemaVersion
 		data, err := json.Marshal(a)
 		if err != nil {
@@ -328,6 +348,45 @@ func (s *Service) publish(ctx context.Context, f ingest.Feed, arts []article.Raw
 	}
 	s.metrics.published.WithLabelValues(f.ID).Add(float64(published))
 	return published, errors.Join(errs...)
+}
+
+// fullText replaces the summaries of arts by their pages' main text when
+// the feed asks for it, fetching at most FullTextWorkers pages at once. It
+// returns when every fetch has ended. A failed extraction keeps the
+// feed's text; it is counted and logged, never fatal to the poll.
+func (s *Service) fullText(ctx context.Context, f ingest.Feed, arts []*article.Raw) {
+	if !f.FullText {
+		return
+	}
+	workers := s.FullTextWorkers
+	if workers <= 0 {
+		workers = DefaultFullTextWorkers
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, a := range arts {
+		if !ingest.NeedsFullText(f, *a) {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out, err := s.Client.FullText(ctx, f, *a)
+			*a = out
+			outcome := ingest.BodyFromPage
+			if err != nil {
+				outcome = ingest.ErrorClass(err)
+				s.Logger.Info("Full text extraction failed; keeping the feed text.", slog.String("feed", f.ID),
+					slog.String("url", a.URL), slog.String("error", err.Error()), slog.String("error_class", outcome))
+			}
+			s.metrics.fullText.WithLabelValues(f.ID, outcome).Inc()
+		})
+	}
 }
 
 // record stores the poll's outcome, schedules the next poll and publishes
