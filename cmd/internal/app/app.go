@@ -171,7 +171,8 @@ func (p *Process) service(ctx context.Context, name string, nc *nats.Conn, js je
 		if err := ingest.ValidateOptions(opts); err != nil {
 			return nil, "", fmt.Errorf("%w: fetcher: %w", ErrConfig, err)
 		}
-		s := &fetcher.Service{NC: nc, JS: js, Client: ingest.NewClient(opts), Feeds: feeds, Config: p.Config.Fetcher, Logger: log, OnPoll: p.OnPoll, PollOnStart: p.PollOnStart}
+		s := &fetcher.Service{NC: nc, JS: js, Client: ingest.NewClient(opts), Feeds: feeds, Config: p.Config.Fetcher, Logger: log, OnPoll: p.OnPoll, PollOnStart: p.PollOnStart,
+			FullTextWorkers: p.Config.Fetcher.FullTextWorkers}
 		health.Add("fetcher", readyFlag(&s.Ready))
 		return func(ctx context.Context) error { return s.Run(ctx, reg) }, p.Config.Fetcher.Listen, nil
 	case "enricher":

@@ -51,6 +51,9 @@ type Fetcher struct {
 	SeenTTL    time.Duration `yaml:"seen_ttl"`
 	// MaxInFlight bounds asynchronous publishes awaiting acknowledgement.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// FullTextWorkers bounds article-page fetches at once, for feeds with
+	// full_text on.
+	FullTextWorkers int `yaml:"full_text_workers"`
 }
 
 // Enricher configures the enricher service.
@@ -88,7 +91,7 @@ func Default() Config {
 		Fetcher: Fetcher{
 			Listen: "127.0.0.1:9101", Feeds: "configs/feeds.yaml", Workers: 16, PerHost: 2,
 			UserAgent:    "wiredesk/1.0 (+https://github.com/wiredesk/wiredesk)",
-			MaxBodyBytes: 10 << 20, Timeout: 30 * time.Second, SeenTTL: 30 * 24 * time.Hour, MaxInFlight: 256,
+			MaxBodyBytes: 10 << 20, Timeout: 30 * time.Second, SeenTTL: 30 * 24 * time.Hour, MaxInFlight: 256, FullTextWorkers: 4,
 		},
 		Enricher: Enricher{Listen: "127.0.0.1:9102", Workers: 2, Consumer: bus.ConsumerSettings{Batch: 64}},
 		Indexer: Indexer{Listen: "127.0.0.1:9103", Bleve: "wiredesk-data/index",
@@ -180,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.Fetcher.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("fetcher.max_body_bytes must be at least 1024"))
+	}
+	if c.Fetcher.FullTextWorkers < 1 {
+		errs = append(errs, errors.New("fetcher.full_text_workers must be at least 1"))
 	}
 	if c.Enricher.Workers < 1 {
 		errs = append(errs, errors.New("enricher.workers must be at least 1"))
