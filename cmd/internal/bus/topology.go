@@ -10,16 +10,31 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wiredesk/wiredesk/cmd/internal/schemas"
 )
 
 // Stream names and the subjects they capture.
+//
+// The fan-out subjects live in a stream of their own rather than in
+// NEWS_ENRICHED: the enricher writes each article once there and once more
+// per conflict and topic it carries, and an extra copy must not reach the
+// indexer (its consumer filters news.enriched.>) nor be counted by anyone
+// replaying "every enriched article". A separate stream also lets a
+// consumer replay one topic with a plain filtered consumer and keeps the
+// fan-out's retention independent of the canonical stream's.
 const (
 	StreamRaw      = "NEWS_RAW"
 	StreamEnriched = "NEWS_ENRICHED"
+	StreamFanout   = "NEWS_FANOUT"
+	StreamFeeds    = "NEWS_FEEDS"
 	StreamDLQ      = "NEWS_DLQ"
 
 	rawSubjects      = "news.raw.>"
 	enrichedSubjects = "news.enriched.>"
+	conflictSubjects = "news.conflict.>"
+	topicSubjects    = "news.topic.>"
+	feedSubjects     = "news.feeds.>"
 	dlqSubjects      = "news.dlq.>"
 )
 
@@ -35,6 +50,41 @@ func EnrichedSubject(relevant bool, source string) string {
 	}
 	return "news.enriched.other." + token(source)
 }
+
+// ConflictSubject carries every enriched article tagged with one conflict
+// (a taxonomy conflict id such as "armenia-azerbaijan").
+func ConflictSubject(conflict string) string { return "news.conflict." + token(conflict) }
+
+// TopicSubject carries every enriched article tagged with one topic (a
+// taxonomy topic id such as "landmines").
+func TopicSubject(topic string) string { return "news.topic." + token(topic) }
+
+// FanoutSubjects returns the fan-out subjects of an article with the given
+// conflict and topic ids: one per distinct tag, conflicts first, in the
+// order given. An article without tags (every article that is not
+// relevant) has none.
+func FanoutSubjects(conflicts, topics []string) []string {
+	out := make([]string, 0, len(conflicts)+len(topics))
+	seen := make(map[string]bool, cap(out))
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, c := range conflicts {
+		add(ConflictSubject(c))
+	}
+	for _, t := range topics {
+		add(TopicSubject(t))
+	}
+	return out
+}
+
+// FeedHealthSubject is where the fetcher announces a change in a feed's
+// health. NEWS_FEEDS captures it, so the last state of every feed can be
+// read back after the fact.
+func FeedHealthSubject(feed string) string { return "news.feeds.health." + token(feed) }
 
 // DLQSubject is where a stage dead-letters what it cannot process.
 func DLQSubject(stage string) string { return "news.dlq." + token(stage) }
@@ -65,16 +115,21 @@ type StreamLimits struct {
 type Topology struct {
 	Raw      StreamLimits `yaml:"raw"`
 	Enriched StreamLimits `yaml:"enriched"`
+	Fanout   StreamLimits `yaml:"fanout"`
+	Feeds    StreamLimits `yaml:"feeds"`
 	DLQ      StreamLimits `yaml:"dlq"`
 }
 
 // DefaultTopology keeps raw articles for 30 days (long enough to re-enrich
-// recent history after a rules change), enriched ones for 7 days (downstream
-// consumers replay from here) and dead letters for 90 days.
+// recent history after a rules change), enriched ones and their fan-out
+// copies for 7 days (downstream consumers replay from here), feed health
+// events for 30 days and dead letters for 90 days.
 func DefaultTopology() Topology {
 	return Topology{
 		Raw:      StreamLimits{MaxAge: 30 * 24 * time.Hour, MaxBytes: 8 << 30, Duplicates: 10 * time.Minute, Replicas: 1},
 		Enriched: StreamLimits{MaxAge: 7 * 24 * time.Hour, MaxBytes: 8 << 30, Duplicates: 10 * time.Minute, Replicas: 1},
+		Fanout:   StreamLimits{MaxAge: 7 * 24 * time.Hour, MaxBytes: 8 << 30, Duplicates: 10 * time.Minute, Replicas: 1},
+		Feeds:    StreamLimits{MaxAge: 30 * 24 * time.Hour, MaxBytes: 64 << 20, Duplicates: 2 * time.Minute, Replicas: 1},
 		DLQ:      StreamLimits{MaxAge: 90 * 24 * time.Hour, MaxBytes: 1 << 30, Duplicates: 10 * time.Minute, Replicas: 1},
 	}
 }
@@ -95,11 +150,11 @@ func (l StreamLimits) orDefault(d StreamLimits) StreamLimits {
 	return l
 }
 
-func streamConfig(name, subject, desc string, l StreamLimits) jetstream.StreamConfig {
+func streamConfig(name string, subjects []string, desc string, l StreamLimits) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        name,
 		Description: desc,
-		Subjects:    []string{subject},
+		Subjects:    subjects,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
@@ -111,20 +166,33 @@ func streamConfig(name, subject, desc string, l StreamLimits) jetstream.StreamCo
 	}
 }
 
-// EnsureStreams creates or updates the streams; it is idempotent and safe
-// to call from every service at start.
+// EnsureStreams creates or updates the streams and the schema registry
+// (the KV bucket schemas.Bucket, which holds the JSON Schema of every
+// ce-type wiredesk publishes). It is idempotent and safe to call from every
+// service at start; it returns schemas.ErrIncompatible when the registry
+// holds a schema of the same ce-type that this build's does not extend.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	d := DefaultTopology()
+	feeds := streamConfig(StreamFeeds, []string{feedSubjects}, "wiredesk: feed health changes, news.feeds.health.<feed>", t.Feeds.orDefault(d.Feeds))
+	// Health events are rare (one per change); a bound per feed keeps one
+	// broken feed that flaps from pushing the others' history out.
+	feeds.MaxMsgsPerSubject = 1000
 	for _, c := range []jetstream.StreamConfig{
-		streamConfig(StreamRaw, rawSubjects, "wiredesk: raw articles as fetched, news.raw.<source>", t.Raw.orDefault(d.Raw)),
-		streamConfig(StreamEnriched, enrichedSubjects, "wiredesk: enriched articles, news.enriched.<relevant|other>.<source>", t.Enriched.orDefault(d.Enriched)),
-		streamConfig(StreamDLQ, dlqSubjects, "wiredesk: dead letters, news.dlq.<stage>", t.DLQ.orDefault(d.DLQ)),
+		streamConfig(StreamRaw, []string{rawSubjects}, "wiredesk: raw articles as fetched, news.raw.<source>", t.Raw.orDefault(d.Raw)),
+		streamConfig(StreamEnriched, []string{enrichedSubjects}, "wiredesk: enriched articles, news.enriched.<relevant|other>.<source>", t.Enriched.orDefault(d.Enriched)),
+		streamConfig(StreamFanout, []string{conflictSubjects, topicSubjects}, "wiredesk: enriched articles once per tag, news.conflict.<conflict> and news.topic.<topic>", t.Fanout.orDefault(d.Fanout)),
+		feeds,
+		streamConfig(StreamDLQ, []string{dlqSubjects}, "wiredesk: dead letters, news.dlq.<stage>", t.DLQ.orDefault(d.DLQ)),
 	} {
 		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
 			return fmt.Errorf("creating stream %s: %w", c.Name, err)
 		}
 	}
-	return nil
+	docs, err := Schemas()
+	if err != nil {
+		return err
+	}
+	return schemas.Ensure(ctx, js, docs)
 }
 
 // ConsumerSettings bound one durable pull consumer. Zero values take the

@@ -1,6 +1,7 @@
 // Package enricher wires the enrich stage to JetStream: it consumes raw
-// articles, tags them and publishes enriched articles, acking each raw
-// message only after its enriched article is stored by JetStream.
+// articles, tags them and publishes enriched articles (once canonically,
+// once more per conflict and topic), acking each raw message only after
+// JetStream has stored all of its publishes.
 package enricher
 
 import (
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,7 +31,7 @@ type Enricher interface {
 	Enrich(ctx context.Context, raw article.Raw) (article.Enriched, error)
 }
 
-// Service consumes NEWS_RAW and publishes to NEWS_ENRICHED.
+// Service consumes NEWS_RAW and publishes to NEWS_ENRICHED and NEWS_FANOUT.
 type Service struct {
 	JS       jetstream.JetStream
 	Enricher Enricher
@@ -43,6 +45,7 @@ type Service struct {
 
 type metrics struct {
 	enriched *prometheus.CounterVec
+	fanout   prometheus.Counter
 	seconds  prometheus.Histogram
 }
 
@@ -52,12 +55,15 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 		enriched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wiredesk_enricher_articles_total", Help: "Articles enriched, by relevance.",
 		}, []string{"relevant"}),
+		fanout: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wiredesk_enricher_fanout_published_total", Help: "Copies of enriched articles stored on news.conflict.<id> and news.topic.<id>.",
+		}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "wiredesk_enricher_enrich_seconds", Help: "Time to enrich one article.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8),
 		}),
 	}
-	reg.MustRegister(s.metrics.enriched, s.metrics.seconds)
+	reg.MustRegister(s.metrics.enriched, s.metrics.fanout, s.metrics.seconds)
 	cons, err := bus.EnsureConsumer(ctx, s.JS, bus.StreamRaw, Stage, "news.raw.>", s.Config.Consumer)
 	if err != nil {
 		return err
@@ -70,9 +76,13 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 	return loop.Run(ctx)
 }
 
-// Handle enriches a batch with a bounded number of workers, publishes the
-// results asynchronously and waits for JetStream to store each one. A raw
-// message's outcome is nil only when its enriched article is stored.
+// Handle enriches a batch with a bounded number of workers and publishes
+// each result asynchronously: once to news.enriched.<relevant|other>.<source>
+// (NEWS_ENRICHED) and once more per conflict and topic it carries to
+// news.conflict.<id> and news.topic.<id> (NEWS_FANOUT). A raw message's
+// outcome is nil only when JetStream has stored every one of its
+// publishes; if any fails, the message is retried and the copies already
+// stored are dropped as duplicates by their Nats-Msg-Id.
 func (s *Service) Handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	errs := make([]error, len(msgs))
 	out := make([]*article.Enriched, len(msgs))
@@ -88,47 +98,101 @@ func (s *Service) Handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	}
 	wg.Wait()
 
-	futures := make([]jetstream.PubAckFuture, len(msgs))
+	futures := make([][]jetstream.PubAckFuture, len(msgs))
 	for i, e := range out {
 		if errs[i] != nil {
 			continue
 		}
-		data, err := json.Marshal(e)
+		pubs, err := Messages(e, msgs[i].Headers())
 		if err != nil {
-			errs[i] = bus.Permanent(fmt.Errorf("encoding enriched article: %w", err))
+			errs[i] = bus.Permanent(err)
 			continue
 		}
-		msg := bus.NewMsg(bus.Event{
-			Subject: bus.EnrichedSubject(e.Relevant, e.Source),
-			Type:    bus.TypeEnriched,
-			Source:  "/wiredesk/enricher",
-			// Rule versions are part of the id: re-enriching a revision under
-			// new rules is a new event, the same rules a duplicate.
-			ID:     e.MsgID() + ":" + e.Versions.Taxonomy + ":" + e.Versions.Gazetteer,
-			Time:   e.EnrichedAt,
-			Parent: msgs[i].Headers(),
-		}, data)
-		f, err := s.JS.PublishMsgAsync(msg)
-		if err != nil {
-			errs[i] = bus.Unavailable(fmt.Errorf("publishing enriched article: %w", err))
-			continue
+		for _, msg := range pubs {
+			f, err := s.publishAsync(ctx, msg)
+			if err != nil {
+				errs[i] = bus.Unavailable(fmt.Errorf("publishing enriched article to %s: %w", msg.Subject, err))
+				break
+			}
+			futures[i] = append(futures[i], f)
 		}
-		futures[i] = f
 	}
-	for i, f := range futures {
-		if f == nil {
-			continue
+	for i, fs := range futures {
+		for _, f := range fs {
+			if err := wait(ctx, f); err != nil && errs[i] == nil {
+				errs[i] = bus.Unavailable(fmt.Errorf("publishing enriched article to %s: %w", f.Msg().Subject, err))
+			}
 		}
-		select {
-		case <-f.Ok():
+		if errs[i] == nil && out[i] != nil {
 			s.metrics.enriched.WithLabelValues(fmt.Sprint(out[i].Relevant)).Inc()
-		case err := <-f.Err():
-			errs[i] = bus.Unavailable(fmt.Errorf("publishing enriched article: %w", err))
-		case <-ctx.Done():
-			errs[i] = bus.Unavailable(fmt.Errorf("waiting for publish ack: %w", context.Cause(ctx)))
+			s.metrics.fanout.Add(float64(len(fs) - 1))
 		}
 	}
 	return errs
+}
+
+// Messages returns the messages the enricher publishes for e: the enriched
+// article on its news.enriched subject, then one copy per fan-out subject.
+// All carry the same CloudEvents attributes (one event, several subjects);
+// the fan-out copies get a Nats-Msg-Id per subject. parent carries the
+// trace context of the raw message.
+func Messages(e *article.Enriched, parent nats.Header) ([]*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encoding enriched article %s: %w", e.ID, err)
+	}
+	// Rule versions are part of the id: re-enriching a revision under new
+	// rules is a new event, the same rules a duplicate.
+	id := e.MsgID() + ":" + e.Versions.Taxonomy + ":" + e.Versions.Gazetteer
+	ev := bus.Event{
+		Subject: bus.EnrichedSubject(e.Relevant, e.Source),
+		Type:    bus.TypeEnriched,
+		Source:  "/wiredesk/enricher",
+		ID:      id,
+		Time:    e.EnrichedAt,
+		Parent:  parent,
+	}
+	topics := make([]string, len(e.Topics))
+	for i, t := range e.Topics {
+		topics[i] = t.ID
+	}
+	fan := bus.FanoutSubjects(e.Conflicts, topics)
+	msgs := make([]*nats.Msg, 0, 1+len(fan))
+	msgs = append(msgs, bus.NewMsg(ev, data))
+	for _, subj := range fan {
+		ev.Subject, ev.MsgID = subj, id+":"+subj
+		msgs = append(msgs, bus.NewMsg(ev, data))
+	}
+	return msgs, nil
+}
+
+// publishAsync publishes msg without waiting for its ack. When the
+// connection's bound on acks outstanding is reached it waits for the
+// outstanding ones, rather than failing the message, so an article with
+// many tags cannot turn a full window into a retry.
+func (s *Service) publishAsync(ctx context.Context, msg *nats.Msg) (jetstream.PubAckFuture, error) {
+	for {
+		f, err := s.JS.PublishMsgAsync(msg)
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return f, err
+		}
+		select {
+		case <-s.JS.PublishAsyncComplete():
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+func wait(ctx context.Context, f jetstream.PubAckFuture) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for publish ack: %w", context.Cause(ctx))
+	}
 }
 
 func (s *Service) enrich(ctx context.Context, m jetstream.Msg) (*article.Enriched, error) {
