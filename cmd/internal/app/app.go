@@ -28,6 +28,7 @@ import (
 	"github.com/wiredesk/wiredesk/cmd/internal/enricher"
 	"github.com/wiredesk/wiredesk/cmd/internal/fetcher"
 	"github.com/wiredesk/wiredesk/cmd/internal/indexer"
+	"github.com/wiredesk/wiredesk/cmd/internal/schemas"
 	"github.com/wiredesk/wiredesk/cmd/internal/service"
 	"github.com/wiredesk/wiredesk/configs"
 	"github.com/wiredesk/wiredesk/enrich"
@@ -139,6 +140,11 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, t bus.Topology, 
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, schemas.ErrIncompatible) {
+			// Another build registered a schema this one breaks: retrying
+			// cannot help, the deployment must be fixed.
+			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		if ctx.Err() != nil {
 			return err

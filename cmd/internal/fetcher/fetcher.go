@@ -430,7 +430,7 @@ func (s *Service) publishHealth(feed string, st *State) {
 		h.Status = "failing"
 	}
 	data, _ := json.Marshal(h)
-	if err := s.NC.Publish("news.feeds.health."+feed, data); err != nil {
+	if err := s.NC.Publish(bus.FeedHealthSubject(feed), data); err != nil {
 		s.Logger.Warn("Publishing feed health failed.", slog.String("feed", feed), slog.String("error", err.Error()))
 	}
 }
