@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite wiredesk.ndjson from the defini
 // easy to get wrong by hand and easy to get right with json.Marshal.
 
 const (
-	dataView = "wiredesk-articles" // = kibana.DataViewID, and the alias
+	dataView  = "wiredesk-articles" // = kibana.DataViewID, and the alias
 	timeField = "published"
 
 	// Migration versions: the format each object is written in. Kibana
@@ -90,11 +90,11 @@ func newObject(typ, id string, attrs map[string]any, refs []ref) object {
 
 func dataViewObject() object {
 	return newObject("index-pattern", dataView, map[string]any{
-		"title":         dataView,
-		"name":          "wiredesk articles",
-		"timeFieldName": timeField,
-		"allowNoIndex":  true,
-		"fields":        "[]",
+		"title":           dataView,
+		"name":            "wiredesk articles",
+		"timeFieldName":   timeField,
+		"allowNoIndex":    true,
+		"fields":          "[]",
 		"runtimeFieldMap": "{}",
 		"typeMeta":        "{}",
 		// The evidence is stored for display in the API, not for reading
@@ -227,7 +227,7 @@ func placesMap() object {
 		map[string]any{
 			"id": "wiredesk-basemap", "label": "Basemap", "type": "EMS_VECTOR_TILE",
 			"sourceDescriptor": map[string]any{"type": "EMS_TMS", "isAutoSelect": true, "lightModeDefault": "road_map_desaturated"},
-			"minZoom": 0, "maxZoom": 24, "alpha": 1, "visible": true, "includeInFitToBounds": true,
+			"minZoom":          0, "maxZoom": 24, "alpha": 1, "visible": true, "includeInFitToBounds": true,
 			"style": map[string]any{"type": "EMS_VECTOR_TILE", "color": ""},
 		},
 		map[string]any{
@@ -292,27 +292,27 @@ func dashboard(panels []panel) object {
 	for i, p := range panels {
 		idx := "p" + string(rune('1'+i))
 		pj = append(pj, map[string]any{
-			"version":         coreVersion,
-			"type":            p.typ,
-			"gridData":        map[string]any{"x": p.x, "y": p.y, "w": p.w, "h": p.h, "i": idx},
-			"panelIndex":      idx,
+			"version":          coreVersion,
+			"type":             p.typ,
+			"gridData":         map[string]any{"x": p.x, "y": p.y, "w": p.w, "h": p.h, "i": idx},
+			"panelIndex":       idx,
 			"embeddableConfig": map[string]any{"enhancements": map[string]any{}},
-			"title":           p.title,
-			"panelRefName":    "panel_" + idx,
+			"title":            p.title,
+			"panelRefName":     "panel_" + idx,
 		})
 		refs = append(refs, ref{ID: p.id, Name: idx + ":panel_" + idx, Type: p.typ})
 	}
 	return newObject("dashboard", "wiredesk-newsroom", map[string]any{
-		"title":       "wiredesk newsroom",
-		"description": "Caucasus conflict coverage: stories over time by topic, top entities and sources, relevance share, places named, latest stories.",
-		"hits":        0,
-		"version":     1,
-		"timeRestore": true,
-		"timeFrom":    "now-30d",
-		"timeTo":      "now",
+		"title":           "wiredesk newsroom",
+		"description":     "Caucasus conflict coverage: stories over time by topic, top entities and sources, relevance share, places named, latest stories.",
+		"hits":            0,
+		"version":         1,
+		"timeRestore":     true,
+		"timeFrom":        "now-30d",
+		"timeTo":          "now",
 		"refreshInterval": map[string]any{"pause": false, "value": 300000},
-		"optionsJSON": js(map[string]any{"useMargins": true, "syncColors": false, "syncCursor": true, "syncTooltips": false, "hidePanelTitles": false}),
-		"panelsJSON":  js(pj),
+		"optionsJSON":     js(map[string]any{"useMargins": true, "syncColors": false, "syncCursor": true, "syncTooltips": false, "hidePanelTitles": false}),
+		"panelsJSON":      js(pj),
 		"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": js(map[string]any{
 			"query": map[string]any{"query": "", "language": "kuery"}, "filter": []any{},
 		})},

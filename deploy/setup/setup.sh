@@ -10,7 +10,8 @@
 #  4. the indexer's API key, limited to the wiredesk indices, and the
 #     indexer's config file with that key (/run/wiredesk/indexer.yaml);
 #  5. the snapshot repository and a nightly snapshot policy;
-#  6. `wiredesk setup`: index template, ILM policy, first index.
+#  6. `wiredesk setup`: index template, ILM policy, first index. (The
+#     Kibana objects are the kibana-setup service's: it waits for Kibana.)
 #
 # Idempotent: certificates and a working API key are kept, every request is
 # a create-or-replace with the same body, and files are rewritten only when
