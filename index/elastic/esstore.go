@@ -90,6 +90,10 @@ type Store struct {
 	cfg     Config
 	timeout time.Duration
 
+	// own is the transport New made when Config.Transport was nil; Close
+	// closes its idle connections.
+	own *http.Transport
+
 	mu      sync.Mutex
 	indices map[string]bool // monthly indices known to exist
 	closed  bool
@@ -104,6 +108,11 @@ var ErrClosed = errors.New("esstore: store closed")
 func New(cfg Config) (*Store, error) {
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("esstore: no Elasticsearch URL configured")
+	}
+	var own *http.Transport
+	if cfg.Transport == nil {
+		own = http.DefaultTransport.(*http.Transport).Clone()
+		cfg.Transport = own
 	}
 	tc := elastictransport.Config{
 		Username: cfg.Username, Password: cfg.Password, APIKey: cfg.APIKey,
@@ -129,7 +138,7 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("esstore: creating transport: %w", err)
 	}
-	s := &Store{tp: tp, alias: cfg.Alias, cfg: cfg, timeout: cfg.RequestTimeout, indices: map[string]bool{}}
+	s := &Store{tp: tp, alias: cfg.Alias, cfg: cfg, timeout: cfg.RequestTimeout, indices: map[string]bool{}, own: own}
 	if s.alias == "" {
 		s.alias = DefaultAlias
 	}
@@ -292,12 +301,16 @@ func (s *Store) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the store from making requests. It is safe to call more
-// than once.
+// Close stops the store from making requests and closes its idle
+// connections (those of Config.Transport are the caller's). It is safe to
+// call more than once.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	if s.own != nil {
+		s.own.CloseIdleConnections()
+	}
 	return nil
 }
 

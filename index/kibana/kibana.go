@@ -127,14 +127,20 @@ func Import(ctx context.Context, t Target, ndjson []byte) (Result, error) {
 	if delay <= 0 {
 		delay = time.Second
 	}
+	var last error // the last retryable failure
 	for attempt := 1; ; attempt++ {
 		res, err := post(ctx, client, endpoint, t, body, ctype)
 		if err == nil {
 			return res, nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The deadline cut a retry short: report why we were retrying.
+			return Result{}, fmt.Errorf("kibana: giving up after %d attempts: %w (last: %w)", attempt, context.Cause(ctx), last)
+		}
 		if !retryable(err) || ctx.Err() != nil {
 			return Result{}, err
 		}
+		last = err
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

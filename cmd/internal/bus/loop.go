@@ -226,6 +226,11 @@ func (l *Loop) settle(ctx context.Context, m jetstream.Msg, err error, s Consume
 			return
 		}
 		l.count("acked", 1)
+	case IsUnavailable(err):
+		// Only reached when shutdown cut a retry short: the message is
+		// fine, so it goes back for redelivery and never to the DLQ.
+		_ = m.Nak()
+		l.count("nacked", 1)
 	case IsPermanent(err) || delivered >= uint64(s.MaxDeliver):
 		reason := err.Error()
 		if !IsPermanent(err) {

@@ -29,7 +29,9 @@ Usage:
   wiredesk setup -config FILE     install the Elasticsearch index template, ILM policy and first index
   wiredesk enrich < in.jsonl      tag raw articles read as JSON lines, one enriched line out per line in
   wiredesk eval FILE.jsonl        precision, recall and F1 of the rules on a labelled set
+  wiredesk reprocess [-from DATE] run stored raw articles through the current rules (after a rules change)
   wiredesk dlq list|replay        inspect dead letters in NEWS_DLQ, or re-publish them after a fix
+  wiredesk bench  [flags]         measure throughput, latency, RSS and CPU of the pipeline on this machine
 
 Run 'wiredesk COMMAND -h' for a command's flags.
 `
@@ -59,6 +61,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = enrichFilter(ctx, args[1:], stdin, stdout, stderr)
 	case "eval":
 		err = eval(ctx, args[1:], stdout, stderr)
+	case "reprocess":
+		err = reprocess(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "dlq":
 		err = dlq(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

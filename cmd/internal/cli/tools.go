@@ -12,16 +12,20 @@ import (
 	"time"
 
 	"github.com/wiredesk/wiredesk/cmd/internal/app"
+	kibanaobjects "github.com/wiredesk/wiredesk/deploy/kibana"
 	"github.com/wiredesk/wiredesk/enrich"
+	"github.com/wiredesk/wiredesk/index/kibana"
 	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
 // setup installs the Elasticsearch index template, ILM policy and the
-// current month's index. It is idempotent.
+// current month's index, then imports the newsroom's Kibana saved objects
+// when a Kibana URL is given. It is idempotent.
 func setup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("setup", stderr, "wiredesk setup -config FILE: install the index template, ILM policy and first index in Elasticsearch (idempotent).")
+	fs := newFlagSet("setup", stderr, "wiredesk setup -config FILE [-kibana URL]: install the index template, ILM policy and first index in Elasticsearch, and the newsroom's saved objects in Kibana (idempotent).")
 	var c common
 	c.register(fs, 0)
+	kibanaURL := fs.String("kibana", os.Getenv("WIREDESK_KIBANA_URL"), "Kibana base URL, e.g. http://127.0.0.1:5601 (a space: …/s/NAME), to import the data view, saved searches and dashboard into with the Elasticsearch credentials; empty skips Kibana (env WIREDESK_KIBANA_URL)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +41,7 @@ func setup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	rep, err := store.Setup(ctx)
@@ -47,6 +52,19 @@ func setup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(stdout, "note:     %s\n", n)
 	}
+	if *kibanaURL == "" {
+		fmt.Fprintf(stdout, "kibana:   skipped (no -kibana URL or WIREDESK_KIBANA_URL)\n")
+		return nil
+	}
+	// Kibana starts long after Elasticsearch; Import waits for it.
+	kctx, kcancel := context.WithTimeout(parent, 5*time.Minute)
+	defer kcancel()
+	es := cfg.Indexer.Elasticsearch
+	res, err := kibana.Import(kctx, kibana.Target{URL: *kibanaURL, Username: es.Username, Password: es.Password, APIKey: es.APIKey}, kibanaobjects.Objects())
+	if err != nil {
+		return fmt.Errorf("importing Kibana saved objects into %s: %w", *kibanaURL, err)
+	}
+	fmt.Fprintf(stdout, "kibana:   %d saved objects imported (overwrite; data view %s)\n", res.Imported, kibanaobjects.DataViewID)
 	return nil
 }
 

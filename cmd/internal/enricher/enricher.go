@@ -51,6 +51,20 @@ type metrics struct {
 
 // Run creates the consumer and runs the consume loop until ctx is done.
 func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
+	s.registerMetrics(reg)
+	cons, err := bus.EnsureConsumer(ctx, s.JS, bus.StreamRaw, Stage, "news.raw.>", s.Config.Consumer)
+	if err != nil {
+		return err
+	}
+	loop := &bus.Loop{
+		Stage: Stage, Consumer: cons, JS: s.JS, Settings: s.Config.Consumer,
+		Handle: s.Handle, Logger: s.Logger, Grace: s.Grace, Ready: &s.Ready,
+		Metrics: bus.NewLoopMetrics(reg, Stage),
+	}
+	return loop.Run(ctx)
+}
+
+func (s *Service) registerMetrics(reg prometheus.Registerer) {
 	s.metrics = &metrics{
 		enriched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wiredesk_enricher_articles_total", Help: "Articles enriched, by relevance.",
@@ -64,16 +78,6 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 		}),
 	}
 	reg.MustRegister(s.metrics.enriched, s.metrics.fanout, s.metrics.seconds)
-	cons, err := bus.EnsureConsumer(ctx, s.JS, bus.StreamRaw, Stage, "news.raw.>", s.Config.Consumer)
-	if err != nil {
-		return err
-	}
-	loop := &bus.Loop{
-		Stage: Stage, Consumer: cons, JS: s.JS, Settings: s.Config.Consumer,
-		Handle: s.Handle, Logger: s.Logger, Grace: s.Grace, Ready: &s.Ready,
-		Metrics: bus.NewLoopMetrics(reg, Stage),
-	}
-	return loop.Run(ctx)
 }
 
 // Handle enriches a batch with a bounded number of workers and publishes

@@ -36,6 +36,10 @@ const (
 // LeaseTTL bounds how long a crashed replica's lease blocks a feed.
 const LeaseTTL = 2 * time.Minute
 
+// stallWait bounds how long a publish waits for room among the
+// asynchronous publishes in flight.
+const stallWait = 30 * time.Second
+
 // DefaultFullTextWorkers is the default of Service.FullTextWorkers.
 const DefaultFullTextWorkers = 4
 
@@ -323,7 +327,9 @@ func (s *Service) publish(ctx context.Context, f ingest.Feed, arts []article.Raw
 			Subject: bus.RawSubject(f.ID), Type: bus.TypeRaw, Source: "/wiredesk/fetcher/" + f.ID,
 			ID: a.MsgID(), Time: a.FetchedAt,
 		}, data)
-		fut, err := s.JS.PublishMsgAsync(msg)
+		// With max_in_flight publishes outstanding, wait for room instead
+		// of failing the poll (the client's default wait is 200 ms).
+		fut, err := s.JS.PublishMsgAsync(msg, jetstream.WithStallWait(stallWait))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("publishing article %s: %w", a.ID, err))
 			break
