@@ -106,8 +106,14 @@ func printResult(w io.Writer, res index.Result) {
 		if len(h.Entities) > 0 {
 			fmt.Fprintf(w, "   names: %s\n", strings.Join(h.Entities, ", "))
 		}
+		shown := 0
 		for _, s := range h.Snippets {
-			fmt.Fprintf(w, "   … %s …\n", strings.Join(strings.Fields(s), " "))
+			s = strings.Trim(strings.Join(strings.Fields(s), " "), "… ")
+			if shown == 2 || strings.ReplaceAll(strings.ReplaceAll(s, index.HighlightPre, ""), index.HighlightPost, "") == h.Title {
+				continue
+			}
+			fmt.Fprintf(w, "   … %s …\n", s)
+			shown++
 		}
 		if h.URL != "" {
 			fmt.Fprintf(w, "   %s\n", h.URL)
