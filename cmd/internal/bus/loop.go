@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -141,7 +142,7 @@ func (l *Loop) process(ctx context.Context, msgs []jetstream.Msg, s ConsumerSett
 	attempt := 0
 	for len(msgs) > 0 {
 		start := time.Now()
-		errs := l.Handle(work, msgs)
+		errs := l.handleInProgress(work, msgs, s.AckWait)
 		if l.Metrics != nil {
 			l.Metrics.batch.Observe(time.Since(start).Seconds())
 		}
@@ -165,9 +166,16 @@ func (l *Loop) process(ctx context.Context, msgs []jetstream.Msg, s ConsumerSett
 			l.setReady(true)
 			return
 		}
-		// A dependency is down. Pull nothing more, keep these messages in
-		// progress so JetStream does not redeliver them, and retry them.
-		attempt++
+		// A dependency is down or throttling. Pull nothing more, keep these
+		// messages in progress so JetStream does not redeliver them, and
+		// retry them. The backoff grows only while nothing gets through:
+		// when part of the batch succeeded, the dependency is up but
+		// throttling, and the rest is retried at the base delay.
+		if len(retry) < len(msgs) {
+			attempt = 1
+		} else {
+			attempt++
+		}
 		l.setReady(false)
 		l.count("retried_unavailable", len(retry))
 		if l.Metrics != nil {
@@ -189,6 +197,31 @@ func (l *Loop) process(ctx context.Context, msgs []jetstream.Msg, s ConsumerSett
 	if l.Metrics != nil {
 		l.Metrics.outage.Set(0)
 	}
+}
+
+// handleInProgress runs the handler and, while it runs, tells JetStream
+// every third of AckWait that the messages are still being worked on, so
+// that a slow dependency does not make them redeliver to another replica.
+func (l *Loop) handleInProgress(ctx context.Context, msgs []jetstream.Msg, ackWait time.Duration) []error {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
+		}
+	})
+	defer wg.Wait()
+	defer close(done)
+	return l.Handle(ctx, msgs)
 }
 
 // hold waits for d while keeping msgs in progress. It returns false when

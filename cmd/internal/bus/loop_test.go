@@ -126,3 +126,44 @@ func TestLoopAckRules(t *testing.T) {
 		t.Errorf("reason for repeated failure = %q, want %q", reasons["5"], want)
 	}
 }
+
+// TestSlowHandlerIsNotRedelivered: a batch that takes longer than AckWait
+// is kept in progress, so JetStream delivers it once.
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	ctx := context.Background()
+	_, js := stagetest.JetStream(t)
+	if _, err := js.Publish(ctx, bus.RawSubject("feed"), []byte("slow")); err != nil {
+		t.Fatal(err)
+	}
+	settings := bus.ConsumerSettings{AckWait: time.Second, MaxDeliver: 3, Batch: 1, BatchWait: 100 * time.Millisecond}
+	cons, err := bus.EnsureConsumer(ctx, js, bus.StreamRaw, "slow", "news.raw.>", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	loop := &bus.Loop{
+		Stage: "test", Consumer: cons, JS: js, Settings: settings, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Handle: func(ctx context.Context, msgs []jetstream.Msg) []error {
+			calls.Add(1)
+			// Slow work: three AckWaits, as a stalled bulk request would be.
+			select {
+			case <-time.After(3 * time.Second):
+			case <-ctx.Done():
+			}
+			return make([]error, len(msgs))
+		},
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(runCtx) }()
+	stagetest.Eventually(t, "the message acked", func() bool { return stagetest.Drained(js, bus.StreamRaw, "slow") && calls.Load() > 0 })
+	stop()
+	<-done
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 || calls.Load() != 1 {
+		t.Errorf("slow message handled %d times, %d redelivered; want once", calls.Load(), info.NumRedelivered)
+	}
+}

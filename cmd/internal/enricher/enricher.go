@@ -20,6 +20,7 @@ import (
 
 	"github.com/wiredesk/wiredesk/cmd/internal/bus"
 	"github.com/wiredesk/wiredesk/cmd/internal/config"
+	"github.com/wiredesk/wiredesk/enrich"
 	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
@@ -212,7 +213,11 @@ func (s *Service) enrich(ctx context.Context, m jetstream.Msg) (*article.Enriche
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("enriching article %s: %w", raw.ID, err)
+		if errors.Is(err, enrich.ErrNoText) {
+			// Nothing to tag: redelivery cannot help.
+			return nil, bus.Permanent(err)
+		}
+		return nil, err // the enricher's errors name the article
 	}
 	return &e, nil
 }

@@ -33,8 +33,8 @@ const (
 	BucketLeases = "wiredesk_feed_leases"
 )
 
-// LeaseTTL bounds how long a crashed replica's lease blocks a feed.
-const LeaseTTL = 2 * time.Minute
+// DefaultLeaseTTL is the default of Service.LeaseTTL.
+const DefaultLeaseTTL = 30 * time.Second
 
 // stallWait bounds how long a publish waits for room among the
 // asynchronous publishes in flight.
@@ -81,6 +81,10 @@ type Service struct {
 	Instance string
 	// OnPoll, if set, is called after each poll (the demo shows progress).
 	OnPoll func(PollResult)
+	// LeaseTTL bounds how long a crashed replica's lease blocks a feed; a
+	// live poller renews its lease every third of it. All replicas must
+	// use the same value. Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// PollOnStart polls every feed once at start even when its stored
 	// state says it is not due yet (the demo, which runs once and stops).
 	PollOnStart bool
@@ -206,7 +210,7 @@ func (s *Service) Open(ctx context.Context, reg prometheus.Registerer) error {
 	}
 	if s.leases, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: BucketLeases, Description: "wiredesk: which fetcher replica is polling a feed", History: 1,
-		TTL: LeaseTTL, Storage: jetstream.FileStorage,
+		TTL: s.leaseTTL(), Storage: jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("creating KV bucket %s: %w", BucketLeases, err)
 	}
@@ -259,13 +263,18 @@ func (s *Service) Poll(ctx context.Context, f ingest.Feed) PollResult { return s
 // poll is Poll; force skips the due check.
 func (s *Service) poll(ctx context.Context, f ingest.Feed, force bool) PollResult {
 	res := PollResult{Feed: f.ID}
-	if _, err := s.leases.Create(ctx, f.ID, []byte(s.Instance)); err != nil {
+	rev, err := s.leases.Create(ctx, f.ID, []byte(s.Instance))
+	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			res.Err = fmt.Errorf("taking lease on feed %s: %w", f.ID, err)
 		}
 		return res // another replica is polling it
 	}
-	defer func() { _ = s.leases.Delete(context.WithoutCancel(ctx), f.ID) }()
+	stopRenewing := s.renewLease(ctx, f.ID, rev)
+	defer func() {
+		stopRenewing()
+		_ = s.leases.Delete(context.WithoutCancel(ctx), f.ID)
+	}()
 
 	st, _, err := s.loadState(ctx, f.ID)
 	if err != nil {
@@ -289,6 +298,41 @@ func (s *Service) poll(ctx context.Context, f ingest.Feed, force bool) PollResul
 	s.record(ctx, f, &st, fetched, res)
 	res.NextPoll = st.NextPoll
 	return res
+}
+
+func (s *Service) leaseTTL() time.Duration {
+	if s.LeaseTTL > 0 {
+		return s.LeaseTTL
+	}
+	return DefaultLeaseTTL
+}
+
+// renewLease keeps the lease on feed id alive while a poll runs, with
+// compare-and-set on its revision so that a lease that expired and was
+// taken by another replica is never overwritten. The returned function
+// stops the renewal and waits for it.
+func (s *Service) renewLease(ctx context.Context, id string, rev uint64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(s.leaseTTL() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			next, err := s.leases.Update(ctx, id, []byte(s.Instance), rev)
+			if err != nil {
+				s.Logger.Warn("Renewing a feed lease failed; another replica may poll the feed too.",
+					slog.String("feed", id), slog.String("error", err.Error()))
+				return
+			}
+			rev = next
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // publish sends the articles whose revision is new, waits until JetStream

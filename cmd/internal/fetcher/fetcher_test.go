@@ -193,3 +193,28 @@ func TestTwoReplicasNeverDoublePoll(t *testing.T) {
 		t.Errorf("raw stream holds %d messages, want 2", n)
 	}
 }
+
+// TestLeaseOutlivesItsTTLWhileRenewed: a poll slower than the lease TTL
+// keeps its lease by renewing it, so a second replica still does not poll
+// the feed at the same time.
+func TestLeaseOutlivesItsTTLWhileRenewed(t *testing.T) {
+	_, js := stagetest.JetStream(t)
+	fs := &feedServer{body: "second story", delay: 3 * time.Second}
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 2 {
+		s := newService(t, js, srv.URL)
+		s.Instance = fmt.Sprintf("replica-%d", i)
+		s.LeaseTTL = time.Second
+		wg.Go(func() { _ = s.Run(ctx, prometheus.NewRegistry()) })
+	}
+	stagetest.Eventually(t, "one poll", func() bool { return fs.full.Load() >= 1 })
+	time.Sleep(2 * time.Second) // both replicas tick twice more while the poll lasts
+	cancel()
+	wg.Wait()
+	if n := fs.full.Load() + fs.nm.Load(); n != 1 || fs.maxFlight.Load() != 1 {
+		t.Errorf("the feed server saw %d polls, %d at once, with a lease shorter than the poll; want 1", n, fs.maxFlight.Load())
+	}
+}
