@@ -218,3 +218,50 @@ func TestBadSort(t *testing.T) {
 		t.Error("unknown sort accepted")
 	}
 }
+
+// TestLargeWriteInSeveralBatches writes more text in one call than one
+// bleve batch takes: every document is indexed, in its own language.
+func TestLargeWriteInSeveralBatches(t *testing.T) {
+	s, _ := open(t)
+	as := realistic(t, 600)
+	write(t, s, as...)
+	if n, err := s.Count(t.Context()); err != nil || n != len(as) {
+		t.Fatalf("Count = %d, %v; want %d", n, err, len(as))
+	}
+	langs := map[string]int{}
+	for _, a := range as {
+		langs[a.Language]++
+	}
+	for lang, want := range langs {
+		res, err := s.Search(t.Context(), index.Query{Languages: []string{lang}, Size: 1})
+		if err != nil || res.Total != want {
+			t.Errorf("language %s: %d hits, %v; want %d", lang, res.Total, err, want)
+		}
+	}
+}
+
+// TestPhraseMatchesAlias: a quoted name finds the articles whose entity
+// carries it as an alias, as Elasticsearch's phrase query on the aliases
+// field does, and a phrase does not run from one alias into the next.
+func TestPhraseMatchesAlias(t *testing.T) {
+	s, _ := open(t)
+	write(t, s, indextest.Articles()...)
+	for _, c := range []struct {
+		text string
+		want []string
+	}{
+		{`"Khankendi"`, []string{"a01", "a02", "a10"}},
+		{`"Nikol Pashinyan"`, []string{"a04", "a05"}},
+		{`"Khankendi Stepanakert"`, nil},
+	} {
+		res, err := s.Search(t.Context(), index.Query{Text: c.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ids(res)
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
+			t.Errorf("%s: hits %v, want %v", c.text, got, c.want)
+		}
+	}
+}
