@@ -66,13 +66,20 @@ type natsClient struct {
 func connectAs(t *testing.T, url, user, password string) *natsClient {
 	t.Helper()
 	c := &natsClient{errs: make(chan error, 64)}
-	nc, err := nats.Connect(url, nats.UserInfo(user, password), nats.Name("deploy-test-"+user),
+	opts := []nats.Option{}
+	switch user {
+	case "fetcher", "enricher", "indexer":
+		// As the services do (service.ConnectNATS): each reads replies on
+		// an inbox of its own, the only one its user may subscribe to.
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX_"+user))
+	}
+	nc, err := nats.Connect(url, append(opts, nats.UserInfo(user, password), nats.Name("deploy-test-"+user),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			select {
 			case c.errs <- err:
 			default:
 			}
-		}))
+		}))...)
 	if err != nil {
 		t.Fatalf("connecting as %s: %v", user, err)
 	}
@@ -315,6 +322,15 @@ func TestNATSPermissions(t *testing.T) {
 		consumer.cannotRequest(t, "$JS.API.CONSUMER.DELETE.NEWS_ENRICHED.indexer", "")
 		consumer.cannotRequest(t, "$JS.API.CONSUMER.MSG.NEXT.NEWS_ENRICHED.indexer", `{"batch":1}`)
 		consumer.cannotRequest(t, "$JS.API.CONSUMER.INFO.NEWS_RAW.enricher", "")
+		// The services' inboxes carry their pull deliveries (raw articles
+		// included): no other user may read them.
+		for _, inbox := range []string{"_INBOX_fetcher.>", "_INBOX_enricher.>", "_INBOX_indexer.>"} {
+			if _, err := consumer.nc.SubscribeSync(inbox); err != nil {
+				t.Fatal(err)
+			}
+			_ = consumer.nc.Flush()
+			consumer.denied(t, inbox)
+		}
 		consumer.cannotRequest(t, "$JS.API.STREAM.MSG.GET.NEWS_RAW", `{"seq":1}`)
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()

@@ -178,7 +178,7 @@ func (p *Process) service(ctx context.Context, name string, nc *nats.Conn, js je
 			return nil, "", fmt.Errorf("%w: fetcher: %w", ErrConfig, err)
 		}
 		s := &fetcher.Service{NC: nc, JS: js, Client: ingest.NewClient(opts), Feeds: feeds, Config: p.Config.Fetcher, Logger: log, OnPoll: p.OnPoll, PollOnStart: p.PollOnStart,
-			FullTextWorkers: p.Config.Fetcher.FullTextWorkers}
+			FullTextWorkers: p.Config.Fetcher.FullTextWorkers, Replicas: p.Config.Streams.Raw.Replicas}
 		health.Add("fetcher", readyFlag(&s.Ready))
 		return func(ctx context.Context) error { return s.Run(ctx, reg) }, p.Config.Fetcher.Listen, nil
 	case "enricher":

@@ -192,7 +192,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) erro
 	if err != nil {
 		return err
 	}
-	return schemas.Ensure(ctx, js, docs)
+	return schemas.Ensure(ctx, js, t.Raw.orDefault(d.Raw).Replicas, docs)
 }
 
 // ConsumerSettings bound one durable pull consumer. Zero values take the

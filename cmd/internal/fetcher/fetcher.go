@@ -81,6 +81,9 @@ type Service struct {
 	Instance string
 	// OnPoll, if set, is called after each poll (the demo shows progress).
 	OnPoll func(PollResult)
+	// Replicas is the replication factor of the fetcher's KV buckets: 3 on
+	// a three-node NATS cluster, like the streams. Default 1.
+	Replicas int
 	// LeaseTTL bounds how long a crashed replica's lease blocks a feed; a
 	// live poller renews its lease every third of it. All replicas must
 	// use the same value. Default DefaultLeaseTTL.
@@ -198,18 +201,18 @@ func (s *Service) Open(ctx context.Context, reg prometheus.Registerer) error {
 	}
 	var err error
 	if s.state, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketState, Description: "wiredesk: per-feed fetch state", History: 1, Storage: jetstream.FileStorage,
+		Bucket: BucketState, Replicas: max(1, s.Replicas), Description: "wiredesk: per-feed fetch state", History: 1, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("creating KV bucket %s: %w", BucketState, err)
 	}
 	if s.seen, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketSeen, Description: "wiredesk: article id → last published revision", History: 1,
+		Bucket: BucketSeen, Replicas: max(1, s.Replicas), Description: "wiredesk: article id → last published revision", History: 1,
 		TTL: s.Config.SeenTTL, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("creating KV bucket %s: %w", BucketSeen, err)
 	}
 	if s.leases, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketLeases, Description: "wiredesk: which fetcher replica is polling a feed", History: 1,
+		Bucket: BucketLeases, Replicas: max(1, s.Replicas), Description: "wiredesk: which fetcher replica is polling a feed", History: 1,
 		TTL: s.leaseTTL(), Storage: jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("creating KV bucket %s: %w", BucketLeases, err)

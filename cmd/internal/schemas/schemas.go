@@ -50,8 +50,11 @@ type Schema struct {
 // extends it (an older build starting during a rolling upgrade or after a
 // rollback) the stored one stays. When neither extends the other it returns
 // ErrIncompatible and leaves the stored schema as it is.
-func Ensure(ctx context.Context, js jetstream.JetStream, list []Schema) error {
+//
+// replicas is the bucket's replication factor (0 or 1 on a single server).
+func Ensure(ctx context.Context, js jetstream.JetStream, replicas int, list []Schema) error {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Replicas:     max(1, replicas),
 		Bucket:       Bucket,
 		Description:  "wiredesk: JSON Schema of each published ce-type",
 		History:      16,

@@ -153,7 +153,7 @@ func TestRegistry(t *testing.T) {
 		{"breaking change under the same type", renamed, v11, schemas.ErrIncompatible},
 	}
 	for _, st := range steps {
-		err := schemas.Ensure(ctx, js, []schemas.Schema{{Type: typ, Doc: []byte(st.doc)}})
+		err := schemas.Ensure(ctx, js, 1, []schemas.Schema{{Type: typ, Doc: []byte(st.doc)}})
 		if !errors.Is(err, st.err) {
 			t.Errorf("%s: Ensure = %v, want %v", st.name, err, st.err)
 		}

@@ -138,6 +138,10 @@ func Serve(ctx context.Context, addr string, handler http.Handler) error {
 func ConnectNATS(c config.NATS, name string, logger *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
+		// Each service reads replies and pull deliveries on an inbox of its
+		// own, so that NATS permissions can keep other users off them
+		// (deploy/nats/auth.conf).
+		nats.CustomInboxPrefix("_INBOX_" + strings.TrimPrefix(name, "wiredesk-")),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.RetryOnFailedConnect(true),
