@@ -57,8 +57,6 @@ type Process struct {
 	PollOnStart bool
 	// Registry receives the metrics; nil makes a new one.
 	Registry *prometheus.Registry
-	// Started, if set, is called once every service is connected.
-	Started func()
 }
 
 // Run runs the process until ctx is done or a service fails, then shuts
@@ -121,9 +119,6 @@ func (p *Process) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}, func(error) {})
-	if p.Started != nil {
-		p.Started()
-	}
 	err := g.Run()
 	if ctx.Err() != nil {
 		return nil // asked to stop: a clean shutdown
