@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -56,6 +59,11 @@ func ServiceMain(name string, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	p := &Process{Config: cfg, Logger: service.NewLogger(*level).With("service", name), Services: []string{name}}
+	if name == "indexer" {
+		if limit := ApplyMemoryLimit(cfg); limit > 0 {
+			p.Logger.Info("Go memory limit set from indexer.memory_limit.", slog.Int64("memory_limit_bytes", limit))
+		}
+	}
 	if err := p.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		if errors.Is(err, ErrConfig) {
@@ -64,6 +72,20 @@ func ServiceMain(name string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// ApplyMemoryLimit sets the process's soft Go memory limit to
+// cfg.Indexer.MemoryLimit and returns it, unless the limit is zero or the
+// GOMEMLIMIT environment variable is set (the operator's word wins); then it
+// changes nothing and returns 0. Call it only in a process that runs the
+// indexer alone: the limit bounds the whole heap, which in the all-in-one
+// process every service shares.
+func ApplyMemoryLimit(cfg config.Config) int64 {
+	if cfg.Indexer.MemoryLimit <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	debug.SetMemoryLimit(cfg.Indexer.MemoryLimit)
+	return cfg.Indexer.MemoryLimit
 }
 
 // probe asks a running service whether it is ready; for container

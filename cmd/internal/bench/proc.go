@@ -128,6 +128,10 @@ func RunChild(ctx context.Context, o ChildOptions) error {
 		Config: cfg, Logger: service.NewLogger(o.LogLevel).With("service", o.Role),
 		Services: []string{o.Role}, Listen: o.Listen, PollOnStart: true,
 	}
+	if o.Role == RoleIndexer {
+		// The same limit the standalone indexer applies (app.ServiceMain).
+		app.ApplyMemoryLimit(cfg)
+	}
 	if o.Role == RoleFetcher {
 		p.Feeds = Feeds(o.FeedsBase, o.Feeds, o.Poll)
 	}

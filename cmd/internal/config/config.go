@@ -71,6 +71,13 @@ type Indexer struct {
 	Elasticsearch Elasticsearch        `yaml:"elasticsearch"`
 	Bleve         string               `yaml:"bleve"` // embedded index directory, used when no Elasticsearch URL is set
 	Consumer      bus.ConsumerSettings `yaml:"consumer"`
+	// MemoryLimit is a soft limit on the Go heap of the indexer process,
+	// in bytes (runtime/debug.SetMemoryLimit): the garbage collector works
+	// harder as the heap nears it rather than letting it grow. Zero means
+	// no limit. The standalone indexer applies it unless GOMEMLIMIT is set,
+	// which wins; the all-in-one process, whose heap the services share,
+	// ignores it.
+	MemoryLimit int64 `yaml:"memory_limit"`
 }
 
 // Elasticsearch is how the indexer and `wiredesk search` reach the cluster.
@@ -200,6 +207,9 @@ func (c Config) Validate() error {
 		if s.c.MaxAckPending > 0 && s.c.Batch > s.c.MaxAckPending {
 			errs = append(errs, fmt.Errorf("%s: batch (%d) exceeds max_ack_pending (%d)", s.name, s.c.Batch, s.c.MaxAckPending))
 		}
+	}
+	if c.Indexer.MemoryLimit < 0 {
+		errs = append(errs, errors.New("indexer.memory_limit must not be negative"))
 	}
 	if len(c.Indexer.Elasticsearch.URLs) == 0 && c.Indexer.Bleve == "" {
 		errs = append(errs, errors.New("indexer: set elasticsearch.urls or bleve"))
