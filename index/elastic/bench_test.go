@@ -14,6 +14,7 @@ import (
 
 	"github.com/wiredesk/wiredesk/index"
 	esstore "github.com/wiredesk/wiredesk/index/elastic"
+	"github.com/wiredesk/wiredesk/index/indextest"
 	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
@@ -152,8 +153,8 @@ func bulkTargets(b *testing.B, chunks [][]article.Enriched) map[string]bulkTarge
 // run on the fake regardless and add the engine when it is there. As in
 // the tests, a set WIREDESK_TEST_ELASTICSEARCH_URL must answer.
 func engineForBench(b *testing.B) (string, bool) {
-	if _, set := os.LookupEnv(engineEnv); set {
-		return engineURL(b), true
+	if _, set := os.LookupEnv(indextest.EngineEnv); set {
+		return indextest.EngineURL(b), true
 	}
 	const u = "http://127.0.0.1:9200"
 	c := &http.Client{Timeout: 2 * time.Second}
@@ -161,7 +162,7 @@ func engineForBench(b *testing.B) (string, bool) {
 		res.Body.Close()
 		return u, true
 	}
-	b.Logf("no search engine at %s: benchmarking against the fake only (set %s to add one)", u, engineEnv)
+	b.Logf("no search engine at %s: benchmarking against the fake only (set %s to add one)", u, indextest.EngineEnv)
 	return "", false
 }
 

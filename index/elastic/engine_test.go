@@ -1,12 +1,10 @@
 package esstore_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,41 +18,11 @@ import (
 	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
-const engineEnv = "WIREDESK_TEST_ELASTICSEARCH_URL"
-
-// engineURL returns the URL of a real Elasticsearch 8 or OpenSearch 2
-// node, or skips the test loudly. When the variable is set the engine must
-// be reachable: CI sets it, and a silent skip there would let the tests rot.
-func engineURL(t testing.TB) string {
-	t.Helper()
-	u, explicit := os.LookupEnv(engineEnv)
-	if u == "" {
-		u, explicit = "http://127.0.0.1:9200", false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	res, err := http.DefaultClient.Do(req)
-	if err == nil {
-		res.Body.Close()
-		return u
-	}
-	if explicit {
-		t.Fatalf("%s=%s is set but the engine does not answer: %v", engineEnv, u, err)
-	}
-	t.Skipf(`
-*** SKIPPED: no search engine at %s (%v).
-*** These tests need a real Elasticsearch 8 or OpenSearch 2 node. Start one on
-*** loopback with .ci/search-engine/start (as .ci/run does), then run
-***   %s=http://127.0.0.1:9200 go test ./index/elastic/`, u, err, engineEnv)
-	return ""
-}
-
 // engineStore returns a Store on a fresh alias of its own, set up, and
 // removes the alias's indices, template and policy afterwards.
 func engineStore(t testing.TB) *esstore.Store {
 	t.Helper()
-	u := engineURL(t)
+	u := indextest.EngineURL(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	alias := "wdtest-" + hex.EncodeToString(b)
@@ -238,7 +206,7 @@ func TestEngineMappingErrorInOneOf100(t *testing.T) {
 
 func TestEngineStrictMappingRejectsUnknownFields(t *testing.T) {
 	s := engineStore(t)
-	u := engineURL(t)
+	u := indextest.EngineURL(t)
 	req, _ := http.NewRequest(http.MethodPut, u+"/"+s.IndexFor(time.Now())+"/_doc/x", strings.NewReader(`{"id":"x","surprise":1}`))
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)

@@ -19,6 +19,7 @@ import (
 	"github.com/wiredesk/wiredesk/cmd/internal/indexer"
 	"github.com/wiredesk/wiredesk/cmd/internal/stagetest"
 	esstore "github.com/wiredesk/wiredesk/index/elastic"
+	"github.com/wiredesk/wiredesk/index/indextest"
 	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
@@ -88,7 +89,7 @@ func restartArticles(n int) (first, revisions []article.Enriched) {
 // the indexer writes it again, and the index holds every article exactly
 // once, at its newest revision, in one monthly index.
 func TestRestartMidBulkLeavesEachArticleOnce(t *testing.T) {
-	engine := engineURL(t)
+	engine := indextest.EngineURL(t)
 	alias := testAlias(t, engine, "wdtest-restart-")
 	ctx := context.Background()
 	_, js := stagetest.JetStream(t)

@@ -29,6 +29,7 @@ import (
 	"github.com/wiredesk/wiredesk/cmd/internal/indexer"
 	"github.com/wiredesk/wiredesk/cmd/internal/stagetest"
 	esstore "github.com/wiredesk/wiredesk/index/elastic"
+	"github.com/wiredesk/wiredesk/index/indextest"
 	"github.com/wiredesk/wiredesk/ingest/article"
 )
 
@@ -114,7 +115,7 @@ func TestIndexerRSSDrainingBacklog(t *testing.T) {
 	esURL, alias, target := "", esstore.DefaultAlias, "fake"
 	var fakeDocs atomic.Int64
 	if os.Getenv(rssEngineEnv) == "1" {
-		esURL = engineURL(t)
+		esURL = indextest.EngineURL(t)
 		alias = testAlias(t, esURL, "wdtest-rss-")
 		s, err := esstore.New(esstore.Config{URLs: []string{esURL}, Alias: alias})
 		if err != nil {
