@@ -199,7 +199,9 @@ func TestTwoReplicasNeverDoublePoll(t *testing.T) {
 // the feed at the same time.
 func TestLeaseOutlivesItsTTLWhileRenewed(t *testing.T) {
 	_, js := stagetest.JetStream(t)
-	fs := &feedServer{body: "second story", delay: 3 * time.Second}
+	// The poll lasts 2.5 lease TTLs; the TTL leaves two missed renewals of
+	// slack for a loaded machine.
+	fs := &feedServer{body: "second story", delay: 5 * time.Second}
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,11 +209,13 @@ func TestLeaseOutlivesItsTTLWhileRenewed(t *testing.T) {
 	for i := range 2 {
 		s := newService(t, js, srv.URL)
 		s.Instance = fmt.Sprintf("replica-%d", i)
-		s.LeaseTTL = time.Second
+		s.LeaseTTL = 2 * time.Second
 		wg.Go(func() { _ = s.Run(ctx, prometheus.NewRegistry()) })
 	}
 	stagetest.Eventually(t, "one poll", func() bool { return fs.full.Load() >= 1 })
-	time.Sleep(2 * time.Second) // both replicas tick twice more while the poll lasts
+	// The first full response is counted when the 5 s poll ends: during it,
+	// both replicas ticked five times with the lease two TTLs old.
+	time.Sleep(time.Second) // and a tick more after it
 	cancel()
 	wg.Wait()
 	if n := fs.full.Load() + fs.nm.Load(); n != 1 || fs.maxFlight.Load() != 1 {
