@@ -135,7 +135,7 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 	if _, err := js.Publish(ctx, bus.RawSubject("feed"), []byte("slow")); err != nil {
 		t.Fatal(err)
 	}
-	settings := bus.ConsumerSettings{AckWait: time.Second, MaxDeliver: 3, Batch: 1, BatchWait: 100 * time.Millisecond}
+	settings := bus.ConsumerSettings{AckWait: 2 * time.Second, MaxDeliver: 3, Batch: 1, BatchWait: 100 * time.Millisecond}
 	cons, err := bus.EnsureConsumer(ctx, js, bus.StreamRaw, "slow", "news.raw.>", settings)
 	if err != nil {
 		t.Fatal(err)
@@ -145,9 +145,9 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 		Stage: "test", Consumer: cons, JS: js, Settings: settings, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Handle: func(ctx context.Context, msgs []jetstream.Msg) []error {
 			calls.Add(1)
-			// Slow work: three AckWaits, as a stalled bulk request would be.
+			// Slow work: 2.5 AckWaits, as a stalled bulk request would be.
 			select {
-			case <-time.After(3 * time.Second):
+			case <-time.After(5 * time.Second):
 			case <-ctx.Done():
 			}
 			return make([]error, len(msgs))
