@@ -26,47 +26,15 @@ func open(t testing.TB) (*blevestore.Store, string) {
 	return s, dir
 }
 
-func write(t testing.TB, s index.Store, as ...article.Enriched) {
-	t.Helper()
-	for i, err := range s.Write(t.Context(), as) {
-		if err != nil {
-			t.Fatalf("Write %s: %v", as[i].ID, err)
-		}
-	}
-}
-
-func ids(r index.Result) []string {
-	out := []string{}
-	for _, h := range r.Hits {
-		out = append(out, h.ID)
-	}
-	return out
-}
-
 func TestCases(t *testing.T) {
 	s, _ := open(t)
-	write(t, s, indextest.Articles()...)
-	for _, c := range indextest.Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			res, err := s.Search(t.Context(), c.Query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, want := ids(res), append([]string{}, c.Want...)
-			if !c.Ordered {
-				slices.Sort(got)
-				slices.Sort(want)
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("hits = %v, want %v", got, want)
-			}
-		})
-	}
+	indextest.Write(t, s, indextest.Articles()...)
+	indextest.RunCases(t, s)
 }
 
 func TestHitFieldsAndHighlight(t *testing.T) {
 	s, _ := open(t)
-	write(t, s, indextest.Articles()...)
+	indextest.Write(t, s, indextest.Articles()...)
 	res, err := s.Search(t.Context(), index.Query{Text: "tractor"})
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +60,10 @@ func TestHitFieldsAndHighlight(t *testing.T) {
 
 func TestLeadSnippetWithoutText(t *testing.T) {
 	s, _ := open(t)
-	write(t, s, indextest.Articles()...)
+	indextest.Write(t, s, indextest.Articles()...)
 	res, err := s.Search(t.Context(), index.Query{Topics: []string{"landmines"}})
 	if err != nil || len(res.Hits) != 1 {
-		t.Fatalf("hits %v, err %v", ids(res), err)
+		t.Fatalf("hits %v, err %v", indextest.IDs(res), err)
 	}
 	if got := res.Hits[0].Snippets; len(got) != 1 || !strings.HasPrefix(got[0], "A farmer died") {
 		t.Errorf("snippets = %q, want the summary", got)
@@ -104,7 +72,7 @@ func TestLeadSnippetWithoutText(t *testing.T) {
 
 func TestTotalBeyondSize(t *testing.T) {
 	s, _ := open(t)
-	write(t, s, indextest.Articles()...)
+	indextest.Write(t, s, indextest.Articles()...)
 	res, err := s.Search(t.Context(), index.Query{Size: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +85,9 @@ func TestTotalBeyondSize(t *testing.T) {
 func TestSameDocTwiceIsOneDoc(t *testing.T) {
 	s, _ := open(t)
 	as := indextest.Articles()
-	write(t, s, as...)
-	write(t, s, as...)
-	write(t, s, as[0], as[0])
+	indextest.Write(t, s, as...)
+	indextest.Write(t, s, as...)
+	indextest.Write(t, s, as[0], as[0])
 	if n, err := s.Count(t.Context()); err != nil || n != len(as) {
 		t.Fatalf("Count = %d, %v; want %d", n, err, len(as))
 	}
@@ -137,33 +105,33 @@ func revisions() (older, newer article.Enriched) {
 func TestStaleRevisionDoesNotOverwrite(t *testing.T) {
 	s, _ := open(t)
 	older, newer := revisions()
-	write(t, s, newer)
+	indextest.Write(t, s, newer)
 	// The older revision is redelivered: success, not written.
-	write(t, s, older)
+	indextest.Write(t, s, older)
 	// Both in one call, older last: the newer wins.
-	write(t, s, newer, older)
+	indextest.Write(t, s, newer, older)
 	res, err := s.Search(t.Context(), index.Query{Text: "blast"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(res); !slices.Equal(got, []string{"a03"}) {
+	if got := indextest.IDs(res); !slices.Equal(got, []string{"a03"}) {
 		t.Fatalf("hits for the newer title = %v, want [a03]", got)
 	}
 
 	// The same revision re-enriched (same Version) is rewritten.
 	again := newer
 	again.Topics = append(again.Topics, article.Topic{ID: "casualties", Score: 0.7})
-	write(t, s, again)
+	indextest.Write(t, s, again)
 	res, err = s.Search(t.Context(), index.Query{Topics: []string{"casualties"}})
 	if err != nil || len(res.Hits) != 1 {
-		t.Fatalf("re-enriched revision not rewritten: %v %v", ids(res), err)
+		t.Fatalf("re-enriched revision not rewritten: %v %v", indextest.IDs(res), err)
 	}
 }
 
 func TestReopenKeepsDocumentsAndVersions(t *testing.T) {
 	s, dir := open(t)
 	older, newer := revisions()
-	write(t, s, newer)
+	indextest.Write(t, s, newer)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +146,10 @@ func TestReopenKeepsDocumentsAndVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	write(t, s2, older)
+	indextest.Write(t, s2, older)
 	res, err := s2.Search(t.Context(), index.Query{Text: "blast"})
 	if err != nil || res.Total != 1 {
-		t.Fatalf("after reopen: hits %v, err %v; want the newer revision", ids(res), err)
+		t.Fatalf("after reopen: hits %v, err %v; want the newer revision", indextest.IDs(res), err)
 	}
 }
 
@@ -224,7 +192,7 @@ func TestBadSort(t *testing.T) {
 func TestLargeWriteInSeveralBatches(t *testing.T) {
 	s, _ := open(t)
 	as := realistic(t, 600)
-	write(t, s, as...)
+	indextest.Write(t, s, as...)
 	if n, err := s.Count(t.Context()); err != nil || n != len(as) {
 		t.Fatalf("Count = %d, %v; want %d", n, err, len(as))
 	}
@@ -245,7 +213,7 @@ func TestLargeWriteInSeveralBatches(t *testing.T) {
 // field does, and a phrase does not run from one alias into the next.
 func TestPhraseMatchesAlias(t *testing.T) {
 	s, _ := open(t)
-	write(t, s, indextest.Articles()...)
+	indextest.Write(t, s, indextest.Articles()...)
 	for _, c := range []struct {
 		text string
 		want []string
@@ -258,7 +226,7 @@ func TestPhraseMatchesAlias(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := ids(res)
+		got := indextest.IDs(res)
 		slices.Sort(got)
 		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
 			t.Errorf("%s: hits %v, want %v", c.text, got, c.want)

@@ -47,23 +47,6 @@ func engineStore(t testing.TB) *esstore.Store {
 	return s
 }
 
-func writeAll(t testing.TB, s index.Store, as ...article.Enriched) {
-	t.Helper()
-	for i, err := range s.Write(t.Context(), as) {
-		if err != nil {
-			t.Fatalf("Write %s: %v", as[i].ID, err)
-		}
-	}
-}
-
-func hitIDs(r index.Result) []string {
-	out := []string{}
-	for _, h := range r.Hits {
-		out = append(out, h.ID)
-	}
-	return out
-}
-
 func TestEngineSetupIsIdempotent(t *testing.T) {
 	s := engineStore(t)
 	rep, err := s.Setup(t.Context())
@@ -80,29 +63,14 @@ func TestEngineSetupIsIdempotent(t *testing.T) {
 
 func TestEngineCases(t *testing.T) {
 	s := engineStore(t)
-	writeAll(t, s, indextest.Articles()...)
+	indextest.Write(t, s, indextest.Articles()...)
 	if err := s.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range indextest.Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			res, err := s.Search(t.Context(), c.Query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, want := hitIDs(res), append([]string{}, c.Want...)
-			if !c.Ordered {
-				slices.Sort(got)
-				slices.Sort(want)
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("hits = %v, want %v", got, want)
-			}
-		})
-	}
+	indextest.RunCases(t, s)
 	res, err := s.Search(t.Context(), index.Query{Text: "tractor"})
 	if err != nil || len(res.Hits) != 1 {
-		t.Fatalf("tractor: %v %v", hitIDs(res), err)
+		t.Fatalf("tractor: %v %v", indextest.IDs(res), err)
 	}
 	if snip := strings.Join(res.Hits[0].Snippets, " "); !strings.Contains(snip, "«tractor»") {
 		t.Errorf("snippets %q lack «tractor»", snip)
@@ -120,8 +88,8 @@ func TestSameQueriesBothEngines(t *testing.T) {
 	}
 	defer bl.Close()
 	as := indextest.Articles()
-	writeAll(t, es, as...)
-	writeAll(t, bl, as...)
+	indextest.Write(t, es, as...)
+	indextest.Write(t, bl, as...)
 	if err := es.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +103,7 @@ func TestSameQueriesBothEngines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ge, gb := hitIDs(re), hitIDs(rb)
+			ge, gb := indextest.IDs(re), indextest.IDs(rb)
 			if !c.Ordered {
 				slices.Sort(ge)
 				slices.Sort(gb)
@@ -153,9 +121,9 @@ func TestEngineStaleRevisionAndDuplicates(t *testing.T) {
 	newer := older
 	newer.Revision, newer.Title = "r2", "Second blast near Fizuli"
 	newer.FetchedAt = older.FetchedAt.Add(time.Hour)
-	writeAll(t, s, newer)
-	writeAll(t, s, older) // 409 inside: success
-	writeAll(t, s, newer) // redelivery of the same revision: rewritten
+	indextest.Write(t, s, newer)
+	indextest.Write(t, s, older) // 409 inside: success
+	indextest.Write(t, s, newer) // redelivery of the same revision: rewritten
 	// The newer revision moves its publication date into another month:
 	// it must stay in the index that holds it.
 	moved := newer
@@ -164,7 +132,7 @@ func TestEngineStaleRevisionAndDuplicates(t *testing.T) {
 	if err := s.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	writeAll(t, s, moved)
+	indextest.Write(t, s, moved)
 	if err := s.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
