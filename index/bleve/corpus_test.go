@@ -5,7 +5,6 @@ import (
 	"html"
 	"io/fs"
 	"math/rand/v2"
-	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -56,22 +55,15 @@ type corpus struct {
 }
 
 var loadCorpus = sync.OnceValues(func() (corpus, error) {
-	entries, err := fs.ReadDir(configs.FS, "demo/feeds")
+	files, err := configs.DemoFeeds()
 	if err != nil {
 		return corpus{}, err
 	}
 	var seeds []seed
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".md") {
-			continue
-		}
-		body, err := fs.ReadFile(configs.FS, path.Join("demo/feeds", e.Name()))
+	for _, file := range files {
+		arts, err := ingest.Parse(ingest.Feed{ID: "seed", URL: "https://seed.example/" + file.Name}, file.Body, "", time.Now())
 		if err != nil {
-			return corpus{}, err
-		}
-		arts, err := ingest.Parse(ingest.Feed{ID: "seed", URL: "https://seed.example/" + e.Name()}, body, "", time.Now())
-		if err != nil {
-			return corpus{}, fmt.Errorf("parsing %s: %w", e.Name(), err)
+			return corpus{}, fmt.Errorf("parsing %s: %w", file.Name, err)
 		}
 		for _, a := range arts {
 			var paras []string

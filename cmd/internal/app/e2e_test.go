@@ -3,11 +3,9 @@ package app_test
 import (
 	"context"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path"
 	"strings"
 	"testing"
 	"time"
@@ -47,20 +45,15 @@ func newPipeline(t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	sub, err := fs.Sub(configs.FS, "demo/feeds")
+	srv := httptest.NewServer(http.FileServerFS(configs.DemoFeedsFS()))
+	t.Cleanup(srv.Close)
+	files, err := configs.DemoFeeds()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.FileServerFS(sub))
-	t.Cleanup(srv.Close)
-	entries, _ := fs.ReadDir(sub, ".")
 	var feeds []ingest.Feed
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".md") {
-			continue
-		}
-		id := strings.TrimSuffix(e.Name(), path.Ext(e.Name()))
-		feeds = append(feeds, ingest.Feed{ID: id, Name: id, URL: srv.URL + "/" + e.Name(), MinInterval: time.Hour, MaxInterval: 2 * time.Hour})
+	for _, f := range files {
+		feeds = append(feeds, ingest.Feed{ID: f.ID, Name: f.ID, URL: srv.URL + "/" + f.Name, MinInterval: time.Hour, MaxInterval: 2 * time.Hour})
 	}
 	store, err := blevestore.Open(t.TempDir())
 	if err != nil {
@@ -161,13 +154,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // the distinct article ids.
 func expectedIDs(t *testing.T, feeds []ingest.Feed) map[string]bool {
 	t.Helper()
+	files, err := configs.DemoFeeds()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ids := map[string]bool{}
-	for _, f := range feeds {
-		body, err := fs.ReadFile(configs.FS, "demo/feeds/"+path.Base(f.URL))
-		if err != nil {
-			t.Fatal(err)
-		}
-		arts, err := ingest.Parse(f, body, "", time.Now())
+	for i, f := range feeds {
+		arts, err := ingest.Parse(f, files[i].Body, "", time.Now())
 		if err != nil {
 			t.Fatalf("parsing %s: %v", f.ID, err)
 		}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,23 +27,16 @@ var paraRe = regexp.MustCompile(`(?s)<p[^>]*>.*?</p>`)
 
 // loadSeeds parses the demo feeds (configs/demo/feeds) into paragraphs.
 func loadSeeds() ([]seedArticle, error) {
-	entries, err := fs.ReadDir(configs.FS, "demo/feeds")
+	files, err := configs.DemoFeeds()
 	if err != nil {
 		return nil, fmt.Errorf("reading demo feeds: %w", err)
 	}
 	var out []seedArticle
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".md") {
-			continue
-		}
-		body, err := fs.ReadFile(configs.FS, path.Join("demo/feeds", e.Name()))
+	for _, file := range files {
+		f := ingest.Feed{ID: "seed", Name: "seed", URL: "https://seed.example/" + file.Name}
+		arts, err := ingest.Parse(f, file.Body, "", time.Now())
 		if err != nil {
-			return nil, fmt.Errorf("reading demo feed %s: %w", e.Name(), err)
-		}
-		f := ingest.Feed{ID: "seed", Name: "seed", URL: "https://seed.example/" + e.Name()}
-		arts, err := ingest.Parse(f, body, "", time.Now())
-		if err != nil {
-			return nil, fmt.Errorf("parsing demo feed %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("parsing demo feed %s: %w", file.Name, err)
 		}
 		for _, a := range arts {
 			paras := paraRe.FindAllString(a.Body, -1)

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
-	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,22 +24,16 @@ import (
 	"github.com/wiredesk/wiredesk/ingest"
 )
 
-// demoFeeds lists the built-in demo feeds: every file in configs/demo/feeds
-// except its README.
+// demoFeeds lists the built-in demo feeds as served from baseURL.
 func demoFeeds(baseURL string) ([]ingest.Feed, error) {
-	entries, err := fs.ReadDir(configs.FS, "demo/feeds")
+	files, err := configs.DemoFeeds()
 	if err != nil {
 		return nil, fmt.Errorf("reading demo feeds: %w", err)
 	}
 	var feeds []ingest.Feed
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasSuffix(name, ".md") {
-			continue
-		}
-		id := strings.TrimSuffix(name, path.Ext(name))
+	for _, f := range files {
 		feeds = append(feeds, ingest.Feed{
-			ID: id, Name: id, URL: baseURL + "/" + name,
+			ID: f.ID, Name: f.ID, URL: baseURL + "/" + f.Name,
 			MinInterval: time.Minute, MaxInterval: time.Hour,
 		})
 	}
@@ -51,15 +42,11 @@ func demoFeeds(baseURL string) ([]ingest.Feed, error) {
 
 // serveDemoFeeds serves the demo feeds on a loopback port until ctx is done.
 func serveDemoFeeds(ctx context.Context) (string, error) {
-	sub, err := fs.Sub(configs.FS, "demo/feeds")
-	if err != nil {
-		return "", err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("listening for the demo feed server: %w", err)
 	}
-	srv := &http.Server{Handler: http.FileServerFS(sub), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: http.FileServerFS(configs.DemoFeedsFS()), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String(), nil

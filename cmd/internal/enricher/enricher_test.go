@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -37,24 +35,16 @@ const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 // fetcher publishes them.
 func demoRaw(t testing.TB) []article.Raw {
 	t.Helper()
-	entries, err := fs.ReadDir(configs.FS, "demo/feeds")
+	files, err := configs.DemoFeeds()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []article.Raw
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".md") {
-			continue
-		}
-		body, err := fs.ReadFile(configs.FS, "demo/feeds/"+e.Name())
+	for _, file := range files {
+		f := ingest.Feed{ID: file.ID, Name: file.ID, URL: "https://feeds.example/" + file.Name}
+		arts, err := ingest.Parse(f, file.Body, "", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
 		if err != nil {
-			t.Fatal(err)
-		}
-		id := strings.TrimSuffix(e.Name(), path.Ext(e.Name()))
-		f := ingest.Feed{ID: id, Name: id, URL: "https://feeds.example/" + e.Name()}
-		arts, err := ingest.Parse(f, body, "", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
-		if err != nil {
-			t.Fatalf("parsing %s: %v", e.Name(), err)
+			t.Fatalf("parsing %s: %v", file.Name, err)
 		}
 		out = append(out, arts...)
 	}
