@@ -160,7 +160,3 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
-
-func configEnricher(taxonomy, gazetteer string) config.Enricher {
-	return config.Enricher{Taxonomy: taxonomy, Gazetteer: gazetteer}
-}

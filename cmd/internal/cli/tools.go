@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wiredesk/wiredesk/cmd/internal/app"
+	"github.com/wiredesk/wiredesk/cmd/internal/config"
 	kibanaobjects "github.com/wiredesk/wiredesk/deploy/kibana"
 	"github.com/wiredesk/wiredesk/enrich"
 	"github.com/wiredesk/wiredesk/index/kibana"
@@ -185,7 +186,7 @@ func eval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func loadEnricher(taxonomy, gazetteer string) (*enrich.Enricher, error) {
-	e, err := app.LoadEnricher(configEnricher(taxonomy, gazetteer))
+	e, err := app.LoadEnricher(config.Enricher{Taxonomy: taxonomy, Gazetteer: gazetteer})
 	if err != nil {
 		if errors.Is(err, app.ErrConfig) {
 			return nil, err

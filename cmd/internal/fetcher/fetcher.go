@@ -148,7 +148,7 @@ func (s *Service) Run(ctx context.Context, reg prometheus.Registerer) error {
 			due, known := next[f.ID]
 			mu.Unlock()
 			if !known && !s.PollOnStart {
-				st, _, err := s.loadState(ctx, f.ID)
+				st, err := s.loadState(ctx, f.ID)
 				if err != nil {
 					continue
 				}
@@ -243,19 +243,21 @@ func (s *Service) registerMetrics(reg prometheus.Registerer) {
 	reg.MustRegister(s.metrics.polls, s.metrics.published, s.metrics.fullText, s.metrics.seconds, s.metrics.failing)
 }
 
-func (s *Service) loadState(ctx context.Context, id string) (State, uint64, error) {
+// loadState reads a feed's stored state; a feed never polled, or whose
+// state cannot be read, starts from the zero state.
+func (s *Service) loadState(ctx context.Context, id string) (State, error) {
 	st := State{ItemsPerHour: -1}
 	e, err := s.state.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return st, 0, nil
+		return st, nil
 	}
 	if err != nil {
-		return st, 0, fmt.Errorf("reading state of feed %s: %w", id, err)
+		return st, fmt.Errorf("reading state of feed %s: %w", id, err)
 	}
 	if err := json.Unmarshal(e.Value(), &st); err != nil {
-		return State{ItemsPerHour: -1}, e.Revision(), nil // unreadable state: start over
+		return State{ItemsPerHour: -1}, nil
 	}
-	return st, e.Revision(), nil
+	return st, nil
 }
 
 // Poll fetches one feed if it is due and no other replica holds its
@@ -279,7 +281,7 @@ func (s *Service) poll(ctx context.Context, f ingest.Feed, force bool) PollResul
 		_ = s.leases.Delete(context.WithoutCancel(ctx), f.ID)
 	}()
 
-	st, _, err := s.loadState(ctx, f.ID)
+	st, err := s.loadState(ctx, f.ID)
 	if err != nil {
 		res.Err = err
 		return res
