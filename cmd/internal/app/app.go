@@ -85,7 +85,14 @@ func (p *Process) Run(ctx context.Context) error {
 			return err
 		}
 		conns = append(conns, nc)
-		js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(max(1, p.Config.Fetcher.MaxInFlight)))
+		var jsOpts []jetstream.JetStreamOpt
+		if name == "fetcher" {
+			// fetcher.max_in_flight bounds the fetcher's publishes; the
+			// enricher's are bounded by its batch and keep the client's
+			// default (4,000).
+			jsOpts = append(jsOpts, jetstream.WithPublishAsyncMaxPending(max(1, p.Config.Fetcher.MaxInFlight)))
+		}
+		js, err := jetstream.New(nc, jsOpts...)
 		if err != nil {
 			return fmt.Errorf("opening JetStream: %w", err)
 		}
